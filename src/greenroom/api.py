@@ -1,0 +1,97 @@
+"""The one-call library API for the common case.
+
+`replace_background(image, blur=...)` loads the default model, applies one effect and returns an
+image of the same kind it was given. For many frames, build a `Processor` once instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+from PIL import Image
+
+from greenroom.compositing import (
+    DEFAULT_BLUR,
+    Blur,
+    ColorBackground,
+    Effect,
+    ImageBackground,
+    MaskOnly,
+    Transparent,
+    parse_color,
+)
+from greenroom.pipeline import Processor
+from greenroom.sources.images import as_rgb_array
+
+ImageLike = np.ndarray | Image.Image | str | Path
+
+
+def make_effect(
+    *,
+    background: ImageLike | None = None,
+    blur: float | bool | None = None,
+    color: str | tuple[int, int, int] | None = None,
+    transparent: bool = False,
+    mask: bool = False,
+) -> Effect:
+    """Build the one effect these options ask for; blur when none is named.
+
+    `blur=True` means the default strength. Naming two effects at once is an error rather than a
+    silent choice, because the user's intent is unclear.
+    """
+    chosen = [
+        name
+        for name, value in (
+            ("background", background is not None),
+            ("blur", blur is not None and blur is not False),
+            ("color", color is not None),
+            ("transparent", transparent),
+            ("mask", mask),
+        )
+        if value
+    ]
+    if len(chosen) > 1:
+        raise ValueError(f"choose one effect, not {' and '.join(chosen)}")
+    if background is not None:
+        return ImageBackground(as_rgb_array(background))
+    if color is not None:
+        return ColorBackground(parse_color(color) if isinstance(color, str) else color)
+    if transparent:
+        return Transparent()
+    if mask:
+        return MaskOnly()
+    if blur is None or blur is True:
+        return Blur(DEFAULT_BLUR)
+    return Blur(float(blur))
+
+
+@overload
+def replace_background(image: Image.Image, **options: object) -> Image.Image: ...
+@overload
+def replace_background(image: np.ndarray | str | Path, **options: object) -> np.ndarray: ...
+
+
+def replace_background(
+    image: ImageLike,
+    *,
+    background: ImageLike | None = None,
+    blur: float | bool | None = None,
+    color: str | tuple[int, int, int] | None = None,
+    transparent: bool = False,
+    mask: bool = False,
+    model: str = "auto",
+) -> np.ndarray | Image.Image:
+    """Blur, replace or remove the background of one photo.
+
+    `image` is an RGB array, a PIL image or a path. Returns a PIL image for a PIL input and an
+    array otherwise: RGB, RGBA with `transparent=True`, or the 8-bit matte with `mask=True`.
+    """
+    effect = make_effect(
+        background=background, blur=blur, color=color, transparent=transparent, mask=mask
+    )
+    frame = as_rgb_array(image)
+    with Processor(effect, model=model) as processor:
+        result = processor.process(frame)
+    return Image.fromarray(result) if isinstance(image, Image.Image) else result

@@ -1,0 +1,1 @@
+"""The `greenroom` command line (see `main.py`)."""

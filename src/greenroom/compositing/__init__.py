@@ -1,0 +1,31 @@
+"""Compositing: turning a frame and its person matte into the output image."""
+
+from greenroom.compositing.colors import parse_color
+from greenroom.compositing.effects import (
+    DEFAULT_BLUR,
+    BackgroundEffect,
+    Blur,
+    ColorBackground,
+    Effect,
+    ImageBackground,
+    MaskOnly,
+    Transparent,
+    alpha_to_uint8,
+    blend,
+    cover_resize,
+)
+
+__all__ = [
+    "DEFAULT_BLUR",
+    "BackgroundEffect",
+    "Blur",
+    "ColorBackground",
+    "Effect",
+    "ImageBackground",
+    "MaskOnly",
+    "Transparent",
+    "alpha_to_uint8",
+    "blend",
+    "cover_resize",
+    "parse_color",
+]

@@ -1,0 +1,54 @@
+"""The segmentation interface every model implements.
+
+A segmenter turns one frame into a soft person mask at *model* resolution. Bringing the mask to the
+frame's size is a separate step (`mask_to_frame`) so that refinement stages can work on the small
+mask and decide themselves how to upsample it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+ChannelOrder = Literal["rgb", "bgr"]
+
+
+@runtime_checkable
+class Segmenter(Protocol):
+    """Frame in, soft person mask out.
+
+    `segment` takes an HxWx3 uint8 frame (RGB unless `order="bgr"`) and returns a float32 mask in
+    [0, 1] at the model's resolution, 1 meaning person.
+    """
+
+    name: str
+
+    def segment(self, frame: np.ndarray, order: ChannelOrder = "rgb") -> np.ndarray: ...
+
+    def close(self) -> None: ...
+
+
+def check_frame(frame: np.ndarray) -> None:
+    """Reject frames a model cannot take, with a message that says what was given."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"frame must be a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(
+            f"frame must be an HxWx3 uint8 array, got shape {frame.shape} dtype {frame.dtype}"
+        )
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise ValueError(f"frame is empty: shape {frame.shape}")
+
+
+def mask_to_frame(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Upsample a model-resolution mask to `size` = (width, height) with bilinear interpolation.
+
+    Bilinear is what MediaPipe itself uses for its full-resolution mask, so a plain pipeline stays
+    identical to MediaPipe's output; edge-aware refinement lives in `greenroom.matte`.
+    """
+    width, height = size
+    if mask.shape[1] == width and mask.shape[0] == height:
+        return mask
+    return cv2.resize(mask, (width, height), interpolation=cv2.INTER_LINEAR)

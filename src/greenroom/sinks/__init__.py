@@ -1,0 +1,1 @@
+"""Sinks: where results go (image files, video files, windows, virtual cameras)."""

@@ -1,0 +1,1 @@
+"""Sources: where frames come from (image files and folders, video files, cameras)."""
