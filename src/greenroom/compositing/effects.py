@@ -138,6 +138,13 @@ class ColorBackground(BackgroundEffect):
         return self._cache[key]
 
 
+class Passthrough(Effect):
+    """No effect: the frame as it came (the live preview's "off" switch)."""
+
+    def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return frame
+
+
 class Transparent(Effect):
     """Remove the background: RGBA output whose alpha is the matte."""
 

@@ -31,15 +31,29 @@ class Processor:
             load_segmenter(model, num_threads) if isinstance(model, str) else model
         )
 
+    def segment(self, frame: np.ndarray) -> np.ndarray:
+        """The model's soft mask at model resolution (the first, model-bound half of the work)."""
+        check_frame(frame)
+        return self.segmenter.segment(frame)
+
+    def matte_from_mask(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person."""
+        return mask_to_frame(small, (frame.shape[1], frame.shape[0]))
+
+    def composite(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """The second half of the work: matte at frame size, then the effect.
+
+        Split from `segment` so a streaming pipeline can run the two halves in separate threads.
+        """
+        return self.effect.apply(frame, self.matte_from_mask(frame, small))
+
     def matte(self, frame: np.ndarray) -> np.ndarray:
         """The person matte at the frame's size: float32 in [0, 1], 1 = person."""
-        check_frame(frame)
-        small = self.segmenter.segment(frame)
-        return mask_to_frame(small, (frame.shape[1], frame.shape[0]))
+        return self.matte_from_mask(frame, self.segment(frame))
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Apply the effect to one RGB frame."""
-        return self.effect.apply(frame, self.matte(frame))
+        return self.composite(frame, self.segment(frame))
 
     def close(self) -> None:
         self.segmenter.close()

@@ -1,0 +1,164 @@
+"""The streaming pipeline: capture, segmentation, compositing and output overlap in threads.
+
+    source --q--> segment --q--> composite --q--> sink (the calling thread)
+
+Each stage runs in its own thread and hands frames on through a bounded `FrameQueue`. The heavy
+work in every stage (decoding, LiteRT inference, OpenCV, encoding) releases the GIL, so on two
+cores the stages really overlap. For files (`live=False`) the queues block: nothing is dropped
+and order is exact. For live sources (`live=True`) the queues drop their oldest frame, so a slow
+stage costs frames, never latency. The sink runs in the calling thread because GUI toolkits
+(the preview window) want the main thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from greenroom.frames import FrameItem
+from greenroom.pipeline.processor import Processor
+from greenroom.pipeline.queues import Closed, FrameQueue
+from greenroom.pipeline.stats import PipelineStats
+
+
+class Sink(Protocol):
+    """Where processed frames go: a file, a virtual camera, a window, a test list."""
+
+    def write(self, item: FrameItem) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StreamPipeline:
+    """Run `processor` over `frames` into `sink`, with the stages overlapped in threads."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        frames: Iterable[FrameItem],
+        sink: Sink,
+        *,
+        live: bool = False,
+        queue_size: int | None = None,
+        stats: PipelineStats | None = None,
+        stop: threading.Event | None = None,
+        on_output: Callable[[FrameItem, PipelineStats], None] | None = None,
+    ) -> None:
+        self.processor = processor
+        self.frames = frames
+        self.sink = sink
+        self.live = live
+        self.stats = stats or PipelineStats()
+        self.stop = stop or threading.Event()
+        self.on_output = on_output
+        # Live: one slot per queue, the freshest frame. Files: a little slack to absorb jitter.
+        size = queue_size or (1 if live else 4)
+        self.queues = {
+            name: FrameQueue[FrameItem](size, drop_oldest=live)
+            for name in ("captured", "segmented", "composited")
+        }
+        self._errors: list[BaseException] = []
+
+    def _fail(self, error: BaseException) -> None:
+        self._errors.append(error)
+        self.stop.set()
+        for queue in self.queues.values():
+            queue.close()
+
+    def _capture(self) -> None:
+        out = self.queues["captured"]
+        try:
+            for item in self.frames:
+                if self.stop.is_set():
+                    break
+                self.stats.frame_in()
+                out.put(item)
+        except BaseException as error:  # noqa: BLE001 - re-raised by run()
+            self._fail(error)
+        finally:
+            out.close()
+
+    def _stage(
+        self, name: str, source: str, target: str, work: Callable[[FrameItem], None]
+    ) -> None:
+        inbox, out = self.queues[source], self.queues[target]
+        try:
+            while True:
+                try:
+                    item = inbox.get()
+                except Closed:
+                    break
+                started = time.perf_counter()
+                work(item)
+                self.stats.stage(name, time.perf_counter() - started)
+                out.put(item)
+        except BaseException as error:  # noqa: BLE001 - re-raised by run()
+            self._fail(error)
+        finally:
+            out.close()
+
+    def _segment(self, item: FrameItem) -> None:
+        item.mask = self.processor.segment(item.image)
+
+    def _composite(self, item: FrameItem) -> None:
+        assert item.mask is not None
+        item.output = self.processor.composite(item.image, item.mask)
+
+    def run(self) -> PipelineStats:
+        """Process every frame (or until `stop` is set), close the sink, return the statistics.
+
+        On stop the frames already in flight are still finished and written, so a recording
+        ends with everything that was captured.
+        """
+        threads = [
+            threading.Thread(target=self._capture, name="greenroom-capture", daemon=True),
+            threading.Thread(
+                target=self._stage,
+                args=("segment", "captured", "segmented", self._segment),
+                name="greenroom-segment",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._stage,
+                args=("composite", "segmented", "composited", self._composite),
+                name="greenroom-composite",
+                daemon=True,
+            ),
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            self._drain()
+        except BaseException as error:
+            self._fail(error)
+        finally:
+            for thread in threads:
+                thread.join(timeout=10)
+            self.stats.dropped = {
+                name: queue.dropped for name, queue in self.queues.items() if queue.dropped
+            }
+            self.stats.finish()
+            try:
+                self.sink.close()
+            except BaseException as error:
+                self._errors.append(error)
+        if self._errors:
+            raise self._errors[0]
+        return self.stats
+
+    def _drain(self) -> None:
+        inbox = self.queues["composited"]
+        while True:
+            try:
+                item = inbox.get()
+            except Closed:
+                return
+            started = time.perf_counter()
+            self.sink.write(item)
+            now = time.perf_counter()
+            self.stats.stage("output", now - started)
+            self.stats.frame_out(now - item.captured)
+            if self.on_output is not None:
+                self.on_output(item, self.stats)

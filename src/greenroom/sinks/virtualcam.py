@@ -1,0 +1,65 @@
+"""The virtual camera that Zoom, Meet, Teams and OBS pick up, through pyvirtualcam.
+
+pyvirtualcam drives v4l2loopback on Linux and OBS's virtual camera on Windows and macOS. When no
+such device exists, the user gets the one command that creates it instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from greenroom.errors import OutputError
+from greenroom.frames import FrameItem
+from greenroom.sinks.frames import to_rgb
+
+V4L2LOOPBACK_HINT = (
+    "no virtual camera device; create one with "
+    "`sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=greenroom` "
+    "(package v4l2loopback-dkms)"
+)
+OBS_HINT = "no virtual camera; install OBS Studio and start its Virtual Camera once"
+
+
+def virtual_camera_hint() -> str:
+    return V4L2LOOPBACK_HINT if sys.platform.startswith("linux") else OBS_HINT
+
+
+class VirtualCameraSink:
+    """Send processed frames to a virtual camera device."""
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        fps: float,
+        device: str | None = None,
+        camera_factory: Callable[..., Any] | None = None,
+    ) -> None:
+        if camera_factory is None:
+            try:
+                import pyvirtualcam
+            except ImportError:
+                raise OutputError("virtual camera", "pyvirtualcam is not installed") from None
+            camera_factory = pyvirtualcam.Camera
+            pixel_format = pyvirtualcam.PixelFormat.RGB
+        else:
+            pixel_format = "rgb"
+        try:
+            self._camera = camera_factory(
+                width=width, height=height, fps=fps, fmt=pixel_format, device=device
+            )
+        except (RuntimeError, ValueError) as exc:
+            problem = virtual_camera_hint() if "found" in str(exc) else str(exc).splitlines()[0]
+            raise OutputError(device or "virtual camera", problem) from None
+        self.device = getattr(self._camera, "device", device)
+        self.frames = 0
+
+    def write(self, item: FrameItem) -> None:
+        assert item.output is not None
+        self._camera.send(to_rgb(item.output))
+        self.frames += 1
+
+    def close(self) -> None:
+        self._camera.close()

@@ -1,0 +1,125 @@
+"""Live cameras through OpenCV: a device index, a /dev/video path or a stream URL.
+
+Cameras fail in ways files do not: the device is missing, busy, unplugged mid-call. Each of those
+becomes one clear message; an unplugged camera is reopened for a few seconds before giving up, and
+giving up ends the stream cleanly so whatever is being recorded is kept.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from greenroom.errors import InputError
+from greenroom.frames import FrameItem
+
+Opener = Callable[..., Any]
+
+
+@dataclass
+class CameraSettings:
+    """What to ask the camera for; the camera may grant something else (see `CameraSource.info`)."""
+
+    device: int | str = 0
+    width: int | None = 1280
+    height: int | None = 720
+    fps: float | None = 30.0
+    mjpg: bool = True
+    reopen_seconds: float = 5.0
+
+
+def parse_device(text: str) -> int | str:
+    """'0' -> 0 (an index); anything else (a path or URL) stays a string."""
+    return int(text) if text.isdigit() else text
+
+
+def describe(device: int | str) -> str:
+    return f"camera {device}" if isinstance(device, int) else str(device)
+
+
+def no_camera_hint(device: int | str) -> str:
+    if isinstance(device, int) and sys.platform.startswith("linux"):
+        return (
+            f"no camera at index {device} (/dev/video{device}); list cameras with "
+            "`v4l2-ctl --list-devices`, or use --source FILE to run on a video file"
+        )
+    return "cannot be opened; check that it is connected and not used by another program"
+
+
+class CameraSource:
+    """Iterate RGB frames from a camera as `FrameItem`s, reopening it if it drops out."""
+
+    def __init__(self, settings: CameraSettings, opener: Opener = cv2.VideoCapture) -> None:
+        self.settings = settings
+        self._opener = opener
+        self.lost: str | None = None  # why the stream ended early, if it did
+        self.reopened = 0
+        # A regular file simply ends; devices (/dev/video*) and stream URLs are worth reopening.
+        device = settings.device
+        self._reopenable = not (isinstance(device, str) and Path(device).is_file())
+        self._capture = self._open()
+        self.width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0) or (settings.fps or 30.0)
+
+    def _open(self) -> Any:
+        s = self.settings
+        capture = self._opener(s.device)
+        if not capture.isOpened():
+            capture.release()
+            raise InputError(describe(s.device), no_camera_hint(s.device))
+        if s.mjpg and isinstance(s.device, int):
+            # USB cameras deliver 720p30 and above only as MJPG; raw YUYV tops out lower.
+            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        if s.width:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, s.width)
+        if s.height:
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, s.height)
+        if s.fps:
+            capture.set(cv2.CAP_PROP_FPS, s.fps)
+        # A one-frame driver buffer: we want the newest frame, not a backlog.
+        capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        return capture
+
+    def _reopen(self) -> bool:
+        """Try to get the camera back for `reopen_seconds`; False if it stays gone."""
+        self._capture.release()
+        deadline = time.monotonic() + self.settings.reopen_seconds
+        while time.monotonic() < deadline:
+            try:
+                self._capture = self._open()
+                self.reopened += 1
+                return True
+            except InputError:
+                time.sleep(0.25)
+        return False
+
+    def __iter__(self) -> Iterator[FrameItem]:
+        index = 0
+        try:
+            while True:
+                ok, bgr = self._capture.read()
+                if not ok or bgr is None:
+                    if not self._reopenable:
+                        return
+                    if self._reopen():
+                        continue
+                    self.lost = (
+                        f"{describe(self.settings.device)} stopped delivering frames and did not "
+                        f"come back within {self.settings.reopen_seconds:g} s"
+                    )
+                    return
+                captured = time.perf_counter()
+                yield FrameItem(index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), captured=captured)
+                index += 1
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._capture.release()
