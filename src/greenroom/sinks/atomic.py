@@ -1,12 +1,36 @@
-"""Atomic file output: write beside the destination, rename into place when complete."""
+"""Write a file under a temporary name and move it into place only when it is complete.
+
+Why: a render that crashes halfway, or a disk that fills up, must never leave a truncated file
+under the name the user asked for (or clobber a good file that was there). The temporary file
+lives in the destination's own folder so that the final `os.replace` is a same-filesystem
+rename, which is atomic: readers see either the old file or the whole new one.
+
+Two forms, for two shapes of code:
+
+* `atomic_path(dest)`: a context manager for code that writes in one block::
+
+      with atomic_path("out/result.png") as tmp:
+          cv2.imwrite(str(tmp), image)
+
+* `AtomicFile(dest)`: for writers that open in one method and finish in another (a video sink
+  opened in `__init__` and finalised in `close()`): call `commit()` or `discard()` yourself.
+
+The temporary name keeps the destination's extension at the end (`.result.png.tmp-k2x9.png`),
+because many writers (OpenCV, FFmpeg's format guessing) choose the format from it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
+import weakref
 from collections.abc import Iterator
+from os import PathLike
 from pathlib import Path
+
+__all__ = ["AtomicFile", "atomic_path", "current_umask", "describe_os_error"]
 
 
 def current_umask() -> int:
@@ -16,28 +40,112 @@ def current_umask() -> int:
     return mask
 
 
-@contextlib.contextmanager
-def atomic_path(destination: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in the destination's folder; move it over the destination on success.
+# Read once, at import, before threads start: setting the umask is process-wide.
+_UMASK = current_umask()
 
-    The temporary file lives in the same folder so the final `os.replace` is a rename on one file
-    system (atomic), and it keeps the destination's ending so encoders that pick a format from the
-    name still work. On any exception the temporary file is removed and the destination untouched.
+
+def describe_os_error(e: OSError) -> str:
+    """A short, user-facing reason for a failed file operation."""
+    code = e.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return "no space left on the device"
+    if code == errno.EFBIG:
+        return "file too large for the device or the file size limit"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if code == errno.EROFS:
+        return "the file system is read-only"
+    if code == errno.ENOENT:
+        return "folder does not exist"
+    if code == errno.ENOTDIR:
+        return "a part of the path is not a folder"
+    return (e.strerror or str(e)).strip().lower() or "input/output error"
+
+
+def _remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+class AtomicFile:
+    """A temporary file next to `dest` that becomes `dest` on `commit()`.
+
+    Created immediately, so a missing or read-only folder fails here, before any expensive work
+    starts, with the plain `OSError` (`FileNotFoundError`, `PermissionError`, ...) carrying the
+    destination as its file name; callers wrap it in their own error type. If the object is garbage
+    collected or the interpreter exits without `commit()` or `discard()`, the temporary file is
+    removed, so an abandoned writer never leaves debris behind.
     """
-    destination = Path(destination)
-    fd, name = tempfile.mkstemp(
-        prefix=f".{destination.stem}.", suffix=f".partial{destination.suffix}",
-        dir=destination.parent,
-    )
-    os.close(fd)
-    tmp = Path(name)
+
+    def __init__(self, dest: str | PathLike[str]) -> None:
+        self.dest = Path(dest)
+        if self.dest.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder; give a file name", str(self.dest))
+        # mkstemp fails here with FileNotFoundError / PermissionError when the folder is missing
+        # or not writable; re-raised with the destination as the file name, not the temp name.
+        try:
+            fd, tmp = tempfile.mkstemp(
+                dir=self.dest.parent, prefix=f".{self.dest.name}.tmp-", suffix=self.dest.suffix
+            )
+        except OSError as e:
+            raise type(e)(e.errno, e.strerror, str(self.dest)) from e
+        os.close(fd)
+        self.path = Path(tmp)
+        self.done = False
+        # Removes the temporary file if this object is dropped without commit()/discard().
+        self._finalizer = weakref.finalize(self, _remove_quietly, self.path)
+
+    def commit(self) -> Path:
+        """Move the temporary file to `dest` (replacing any file there) and return `dest`.
+
+        On failure the temporary file is removed and the `OSError` propagates.
+        """
+        if self.done:
+            raise RuntimeError(f"{self.dest}: already committed or discarded")
+        try:
+            # mkstemp creates the file 0600; give the result the permissions a normal open()
+            # would have, or keep those of the file being replaced.
+            try:
+                mode = self.dest.stat().st_mode & 0o7777
+            except OSError:
+                mode = 0o666 & ~_UMASK
+            os.chmod(self.path, mode)
+            os.replace(self.path, self.dest)
+        except BaseException:
+            self.discard()
+            raise
+        self.done = True
+        self._finalizer.detach()
+        return self.dest
+
+    def discard(self) -> None:
+        """Remove the temporary file; `dest` is left as it was. Safe to call twice."""
+        self.done = True
+        self._finalizer.detach()
+        _remove_quietly(self.path)
+
+    def __enter__(self) -> AtomicFile:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if self.done:
+            return
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+@contextlib.contextmanager
+def atomic_path(dest: str | PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to `dest`; on success move it to `dest`, on error remove it.
+
+    The temporary file already exists (empty) when yielded; writers may overwrite or replace it.
+    """
+    f = AtomicFile(dest)
     try:
-        yield tmp
-        # mkstemp creates the file private (0600); give the result the permissions any new
-        # file would get, as the user expects from a normal save.
-        os.chmod(tmp, 0o666 & ~current_umask())
-        os.replace(tmp, destination)
+        yield f.path
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        f.discard()
         raise
+    f.commit()
