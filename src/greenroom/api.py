@@ -22,6 +22,7 @@ from greenroom.compositing import (
     Transparent,
     parse_color,
 )
+from greenroom.compositing.video_background import VIDEO_SUFFIXES, VideoBackground
 from greenroom.pipeline import Processor
 from greenroom.sources.images import as_rgb_array
 
@@ -38,6 +39,7 @@ def make_effect(
 ) -> Effect:
     """Build the one effect these options ask for; blur when none is named.
 
+    A `background` path that ends like a video (.mp4, .webm, ...) plays as a looping video.
     `blur=True` means the default strength. Naming two effects at once is an error rather than a
     silent choice, because the user's intent is unclear.
     """
@@ -55,6 +57,8 @@ def make_effect(
     if len(chosen) > 1:
         raise ValueError(f"choose one effect, not {' and '.join(chosen)}")
     if background is not None:
+        if isinstance(background, str | Path) and Path(background).suffix.lower() in VIDEO_SUFFIXES:
+            return VideoBackground(background)
         return ImageBackground(as_rgb_array(background))
     if color is not None:
         return ColorBackground(parse_color(color) if isinstance(color, str) else color)

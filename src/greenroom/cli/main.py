@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import click
 
 from greenroom import __version__
+from greenroom.cli.camera import camera
 from greenroom.cli.demo import demo
 from greenroom.cli.image import image
+from greenroom.cli.video import video
 from greenroom.errors import GreenroomError
 
 
@@ -22,12 +25,17 @@ def cli() -> None:
     """
 
 
+cli.add_command(camera)
 cli.add_command(demo)
 cli.add_command(image)
+cli.add_command(video)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
+    # Library modules report recoverable problems (audio left out, a decoder missing) through
+    # logging; on the command line they are one-line warnings.
+    logging.basicConfig(level=logging.WARNING, format="greenroom: warning: %(message)s")
     try:
         status = cli.main(args=argv, prog_name="greenroom", standalone_mode=False)
     except click.exceptions.Abort:

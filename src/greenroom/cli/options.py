@@ -11,7 +11,6 @@ from greenroom.api import make_effect
 from greenroom.compositing import DEFAULT_BLUR, Effect
 from greenroom.errors import GreenroomError
 from greenroom.segmentation import MODEL_NAMES
-from greenroom.sources.images import read_image
 
 
 def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -32,7 +31,8 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--background",
             "background",
             type=click.Path(dir_okay=False),
-            help="Replace the background with this image (scaled to cover, cropped centred).",
+            help="Replace the background with this image, or a video clip that loops (scaled "
+            "to cover, cropped centred).",
         ),
         click.option(
             "--color",
@@ -77,10 +77,10 @@ def effect_from_options(
     transparent: bool,
     mask: bool,
 ) -> Effect:
-    """Build the effect; the background image is read here so a bad one fails before any work."""
+    """Build the effect; the background is opened here so a bad one fails before any work."""
     try:
         return make_effect(
-            background=read_image(background) if background else None,
+            background=background,
             blur=blur,
             color=color,
             transparent=transparent,

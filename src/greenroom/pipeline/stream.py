@@ -140,13 +140,26 @@ class StreamPipeline:
                 name: queue.dropped for name, queue in self.queues.items() if queue.dropped
             }
             self.stats.finish()
-            try:
-                self.sink.close()
-            except BaseException as error:
-                self._errors.append(error)
+            self._close_sink()
         if self._errors:
             raise self._errors[0]
         return self.stats
+
+    def _close_sink(self) -> None:
+        """Finalize the output; after a real failure, discard it if the sink can.
+
+        A stop or Ctrl-C is not a failure: what was written is kept and made playable. A
+        crash or a full disk is: a sink with `abort()` then removes its partial file.
+        """
+        failed = any(not isinstance(e, KeyboardInterrupt) for e in self._errors)
+        abort = getattr(self.sink, "abort", None)
+        try:
+            if failed and abort is not None:
+                abort()
+            else:
+                self.sink.close()
+        except BaseException as error:
+            self._errors.append(error)
 
     def _drain(self) -> None:
         inbox = self.queues["composited"]

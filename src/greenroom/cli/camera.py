@@ -1,0 +1,150 @@
+"""`greenroom camera`: a live camera (or a clip played live) into a virtual camera, window, file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from greenroom.cli.config import config_option
+from greenroom.cli.options import effect_from_options, effect_options
+from greenroom.cli.signals import stop_on_signals
+from greenroom.compositing import parse_color
+from greenroom.errors import GreenroomError
+from greenroom.frames import FrameItem
+from greenroom.pipeline import Processor
+from greenroom.pipeline.controls import HELP, LiveControls, list_backgrounds
+from greenroom.pipeline.recording import RecordingSink
+from greenroom.pipeline.stats import PipelineStats
+from greenroom.pipeline.stream import Sink, StreamPipeline
+from greenroom.sinks.tee import TeeSink
+from greenroom.sinks.virtualcam import VirtualCameraSink
+from greenroom.sinks.window import WindowSink
+from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
+from greenroom.sources.live_file import LiveFileSource
+
+
+@click.command("camera")
+@config_option
+@click.option("--device", default="0", show_default=True,
+              help="Camera index (0, 1, ...), device path (/dev/video2) or stream URL.")
+@click.option("--source", type=click.Path(dir_okay=False, path_type=Path),
+              help="Play this video file as the camera instead (no camera needed).")
+@click.option("--loop", is_flag=True, help="With --source: start again at the end.")
+@click.option("--realtime/--no-realtime", default=True, show_default=True,
+              help="With --source: release frames at their recorded pace, like a camera.")
+@click.option("--width", type=click.IntRange(16), default=1280, show_default=True)
+@click.option("--height", type=click.IntRange(16), default=720, show_default=True)
+@click.option("--fps", type=click.FloatRange(1, 240), default=30.0, show_default=True)
+@click.option("--mjpg/--no-mjpg", default=True, show_default=True,
+              help="Ask the camera for MJPG, which USB cameras need for 720p and above at 30 fps.")
+@click.option("--virtual-camera/--no-virtual-camera", "virtual_camera", default=None,
+              help="Send to a virtual camera (default: on, unless --preview or --record is "
+              "given alone).")
+@click.option("--vcam-device", help="Virtual camera device, e.g. /dev/video10 (default: first).")
+@click.option("--preview", is_flag=True, help=f"Show a preview window; {HELP}.")
+@click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also record the result to this file (.mp4, .mkv, .webm).")
+@click.option("--backgrounds", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder of background images to step through with n/p in the preview.")
+@effect_options
+@click.option("--stats", "show_stats", is_flag=True,
+              help="Print frames/s, latency and per-stage ms every second.")
+@click.option("--max-frames", type=click.IntRange(1), help="Stop after this many frames.")
+@click.option("--duration", type=click.FloatRange(0, min_open=True),
+              help="Stop after this many seconds.")
+def camera(
+    device: str,
+    source: Path | None,
+    loop: bool,
+    realtime: bool,
+    width: int,
+    height: int,
+    fps: float,
+    mjpg: bool,
+    virtual_camera: bool | None,
+    vcam_device: str | None,
+    preview: bool,
+    record: Path | None,
+    backgrounds: Path | None,
+    blur: float | None,
+    background: str | None,
+    color: str | None,
+    transparent: bool,
+    mask: bool,
+    model: str,
+    threads: int | None,
+    show_stats: bool,
+    max_frames: int | None,
+    duration: float | None,
+) -> int:
+    """Turn a camera into a virtual camera with a blurred or replaced background.
+
+    Zoom, Meet, Teams or OBS then pick "greenroom" (or your v4l2loopback device) as their
+    camera. Frames go to any mix of the virtual camera, a preview window and a recording. A slow
+    moment never builds up delay: the newest frame always wins. Ctrl-C stops cleanly, keeping the
+    recording playable and printing a summary.
+    """
+    effect = effect_from_options(blur, background, color, transparent, mask)
+    if virtual_camera is None:
+        virtual_camera = not (preview or record)
+    if not (virtual_camera or preview or record):
+        raise click.UsageError("nothing to send frames to: add --virtual-camera, --preview or "
+                               "--record")
+    background_list = list_backgrounds(backgrounds)
+
+    frames: LiveFileSource | CameraSource
+    if source is not None:
+        frames = LiveFileSource(source, loop=loop, realtime=realtime)
+    else:
+        frames = CameraSource(CameraSettings(parse_device(device), width, height, fps, mjpg))
+    processor = Processor(effect, model=model, num_threads=threads)
+    stats = PipelineStats()
+    sinks: list[Sink] = []
+    with processor, stop_on_signals() as stop:
+        try:
+            if record:
+                sinks.append(RecordingSink(record, frames.width, frames.height, frames.fps))
+            if virtual_camera:
+                vcam = VirtualCameraSink(frames.width, frames.height, frames.fps, vcam_device)
+                click.echo(f"greenroom: sending to virtual camera {vcam.device}", err=True)
+                sinks.append(vcam)
+            if preview:
+                controls = LiveControls(processor, background_list,
+                                        parse_color(color) if color else (0, 177, 64))
+                sinks.append(WindowSink(controls, stats, stop))
+        except GreenroomError:
+            for sink in sinks:
+                abort = getattr(sink, "abort", sink.close)
+                abort()
+            frames.close()
+            raise
+
+        deadline = time.perf_counter() + duration if duration else None
+        last_report = time.perf_counter()
+
+        def after_each(item: FrameItem, current: PipelineStats) -> None:
+            nonlocal last_report
+            now = time.perf_counter()
+            if max_frames and current.frames_out >= max_frames:
+                stop.set()
+            if deadline and now >= deadline:
+                stop.set()
+            if show_stats and now - last_report >= 1.0:
+                last_report = now
+                click.echo(f"greenroom: {current.summary()}", err=True)
+
+        pipeline = StreamPipeline(processor, frames, TeeSink(sinks), live=True, stats=stats,
+                                  stop=stop, on_output=after_each)
+        pipeline.run()
+
+    click.echo(f"greenroom: {stats.summary()}", err=True)
+    for sink in sinks:
+        if isinstance(sink, RecordingSink) and sink.path:
+            click.echo(f"greenroom: recorded {sink.path}", err=True)
+    lost = getattr(frames, "lost", None)
+    if lost:
+        click.echo(f"greenroom: error: {lost}", err=True)
+        return 1
+    return 130 if stop.signalled else 0

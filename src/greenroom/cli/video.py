@@ -1,0 +1,92 @@
+"""`greenroom video`: a recorded video in, the same video with its background changed out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from greenroom.cli.options import effect_from_options, effect_options
+from greenroom.cli.signals import stop_on_signals
+from greenroom.frames import FrameItem
+from greenroom.pipeline import Processor
+from greenroom.pipeline.stats import PipelineStats
+from greenroom.pipeline.video import convert_video
+from greenroom.sinks.video import is_sequence_path
+from greenroom.sources.video import VideoInfo
+
+
+@click.command("video")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(),  # a str: a trailing "/" (PNG sequence) must survive
+    help="Output video (.mp4 .mov .mkv: H.264; .webm: VP9, with alpha for --transparent) or a "
+    "PNG sequence (a folder ending in / or a pattern such as out/%05d.png).",
+)
+@effect_options
+@click.option("--crf", type=click.IntRange(0, 63), default=None,
+              help="Quality: lower is better and larger (default 20 for H.264, 32 for VP9).")
+@click.option("--preset", default="veryfast", show_default=True,
+              help="x264 speed preset (ultrafast ... veryslow).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Show a progress bar with frames/s and time left.")
+def video(
+    input_path: Path,
+    output: str,
+    blur: float | None,
+    background: str | None,
+    color: str | None,
+    transparent: bool,
+    mask: bool,
+    model: str,
+    threads: int | None,
+    crf: int | None,
+    preset: str,
+    progress: bool,
+) -> int:
+    """Blur, replace or remove the background of a video file.
+
+    Reads anything FFmpeg reads. Every frame keeps its timestamp (variable frame rate too), the
+    rotation metadata is kept, and the audio streams are copied unchanged. --mask writes the
+    matte as a grayscale video of the same size and frame count. Frames that cannot be decoded
+    are skipped and counted; Ctrl-C stops early and keeps a playable file.
+    """
+    if transparent and not (is_sequence_path(output) or Path(output).suffix.lower() == ".webm"):
+        raise click.UsageError("--transparent needs a .webm output or a PNG sequence (out/)")
+    effect = effect_from_options(blur, background, color, transparent, mask)
+    bar: tqdm | None = None
+
+    def start(info: VideoInfo) -> None:
+        nonlocal bar
+        if progress:
+            bar = tqdm(total=info.frame_count or None, unit="frame", file=sys.stderr,
+                       dynamic_ncols=True, disable=None)
+
+    def advance(item: FrameItem, stats: PipelineStats) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    processor = Processor(effect, model=model, num_threads=threads)
+    with processor, stop_on_signals() as stop:
+        try:
+            # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of
+            # an MP4 with AAC sound, write it without audio and say so (a logged warning).
+            result = convert_video(input_path, output, processor, crf=crf, preset=preset,
+                                   unsupported_audio="drop", stop=stop, on_start=start,
+                                   on_output=advance)
+        finally:
+            if bar is not None:
+                bar.close()
+    stats = result.stats
+    skipped = f", {result.skipped} unreadable packet(s) skipped" if result.skipped else ""
+    where = result.output or output
+    click.echo(f"greenroom: wrote {where}: {stats.summary()}{skipped}", err=True)
+    if stop.signalled:
+        click.echo("greenroom: stopped early; the file holds what was processed", err=True)
+        return 130
+    return 0

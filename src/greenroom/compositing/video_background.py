@@ -1,0 +1,45 @@
+"""A video as the new background: looped, scaled to cover, one background frame per frame."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from greenroom.compositing.effects import BackgroundEffect, cover_resize
+from greenroom.sources.video import VideoFileSource, VideoFrame
+
+#: File endings taken as a video (not a picture) when given as a background.
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts")
+
+
+class VideoBackground(BackgroundEffect):
+    """Replace the background with a looping video clip.
+
+    The clip advances one frame per processed frame, so a clip at the same frame rate plays at
+    its own speed. It is opened here, so a clip that cannot be read fails before any work.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._source = VideoFileSource(self.path)
+        self._frames: Iterator[VideoFrame] = iter(self._source)
+        self.loops = 0
+
+    def _next_image(self) -> np.ndarray:
+        frame = next(self._frames, None)
+        if frame is None:  # end of the clip: start again
+            self._source.close()
+            self._source = VideoFileSource(self.path)
+            self._frames = iter(self._source)
+            self.loops += 1
+            frame = next(self._frames)
+        return frame.image
+
+    def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        height, width = frame.shape[:2]
+        return cover_resize(self._next_image(), width, height)
+
+    def close(self) -> None:
+        self._source.close()

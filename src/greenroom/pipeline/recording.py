@@ -1,0 +1,53 @@
+"""Recording a live stream to a video file, timed by when each frame was captured."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from greenroom.frames import FrameItem
+from greenroom.sinks.video import VideoFileSink
+from greenroom.sources.video import VideoInfo
+
+#: Live frames are stamped in milliseconds: fine enough for any camera, and what Matroska stores.
+LIVE_TIME_BASE = Fraction(1, 1000)
+
+
+def live_info(width: int, height: int, fps: float) -> VideoInfo:
+    """A `VideoInfo` describing a live stream, for the video sink's timing and metadata."""
+    return VideoInfo(
+        path=Path("<live>"),
+        width=width,
+        height=height,
+        fps=Fraction(fps).limit_denominator(1001),
+        time_base=LIVE_TIME_BASE,
+        rotation=0,
+        display_matrix=None,
+        frame_count=0,
+        duration=None,
+        codec="rawvideo",
+        pix_fmt="rgb24",
+        has_alpha=False,
+        container_format="live",
+    )
+
+
+class RecordingSink:
+    """Write live frames to a file with their real capture times (variable frame rate)."""
+
+    def __init__(self, path: str | Path, width: int, height: int, fps: float, **options: object):
+        self.sink = VideoFileSink(path, live_info(width, height, fps), **options)  # type: ignore[arg-type]
+        self._t0: float | None = None
+        self.path: Path | None = None
+
+    def write(self, item: FrameItem) -> None:
+        assert item.output is not None
+        if self._t0 is None:
+            self._t0 = item.captured
+        self.sink.write(item.output, round((item.captured - self._t0) * 1000))
+
+    def close(self) -> None:
+        self.path = self.sink.close()
+
+    def abort(self) -> None:
+        self.sink.abort()

@@ -1,0 +1,97 @@
+"""`convert_video`: one loop for every video source and sink pair (after RVM's inference.py).
+
+The source (a `VideoFileSource`) and the sink (a video file, a PNG sequence) know nothing of
+the model; the `StreamPipeline` runs the processor between them with the stages overlapped, in
+file mode: nothing dropped, order and timestamps exact, audio remuxed by the sink.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from greenroom.frames import FrameItem
+from greenroom.pipeline.processor import Processor
+from greenroom.pipeline.stats import PipelineStats
+from greenroom.pipeline.stream import StreamPipeline
+from greenroom.sinks.video import PngSequenceSink, VideoFileSink, is_sequence_path, open_video_sink
+from greenroom.sources.video import VideoFileSource, VideoInfo
+
+
+class VideoSinkAdapter:
+    """Feeds pipeline items to a video sink with their input timestamps.
+
+    Closing finalizes the file (also after a stop: a stopped recording is playable); `abort`
+    is for failures, where a half-written file must not appear under the user's name.
+    """
+
+    def __init__(self, sink: VideoFileSink | PngSequenceSink) -> None:
+        self.sink = sink
+        self.path: Path | None = None
+
+    def write(self, item: FrameItem) -> None:
+        assert item.output is not None
+        if isinstance(self.sink, VideoFileSink):
+            self.sink.write(item.output, item.pts, item.extra.get("duration"))
+        else:
+            self.sink.write(item.output, item.pts)
+
+    def close(self) -> None:
+        self.path = self.sink.close()
+
+    def abort(self) -> None:
+        self.sink.abort()
+
+
+@dataclass
+class ConvertResult:
+    """What a conversion did: where it wrote, what it measured, what it could not read."""
+
+    output: Path | None
+    info: VideoInfo
+    stats: PipelineStats
+    skipped: int
+    stopped: bool
+
+
+def frames_of(source: VideoFileSource) -> Iterator[FrameItem]:
+    for frame in source:
+        yield FrameItem(
+            frame.index, frame.image, pts=frame.pts, extra={"duration": frame.duration}
+        )
+
+
+def convert_video(
+    input_path: str | Path,
+    output_path: str | Path,
+    processor: Processor,
+    *,
+    crf: int | None = None,
+    preset: str = "veryfast",
+    unsupported_audio: Literal["error", "drop"] = "error",
+    stop: threading.Event | None = None,
+    on_start: Callable[[VideoInfo], None] | None = None,
+    on_output: Callable[[FrameItem, PipelineStats], None] | None = None,
+) -> ConvertResult:
+    """Apply `processor` to every frame of a video file and write the result with its audio.
+
+    `unsupported_audio="drop"` leaves out (with a logged warning) audio the output container
+    cannot hold, such as AAC in WebM; the default refuses before any work is done.
+    """
+    stop = stop or threading.Event()
+    with VideoFileSource(input_path) as source:
+        if on_start is not None:
+            on_start(source.info)
+        options: dict[str, object] = {}
+        if not is_sequence_path(output_path):
+            options = {"crf": crf, "preset": preset, "unsupported_audio": unsupported_audio}
+        audio = None if is_sequence_path(output_path) else source.audio_feed()
+        sink = VideoSinkAdapter(open_video_sink(output_path, source.info, audio=audio, **options))
+        pipeline = StreamPipeline(
+            processor, frames_of(source), sink, live=False, stop=stop, on_output=on_output
+        )
+        stats = pipeline.run()
+        return ConvertResult(sink.path, source.info, stats, source.skipped, stop.is_set())
