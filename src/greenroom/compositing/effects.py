@@ -64,15 +64,33 @@ class BackgroundEffect(Effect):
         return blend(frame, self.background(frame, alpha), alpha)
 
 
+def halve(image: np.ndarray, times: int) -> np.ndarray:
+    """Downscale by 2**times with area averaging, one halving at a time.
+
+    OpenCV's INTER_AREA has a fast path for exactly 2x; a single 4x or 8x call takes the generic
+    path and costs about four times as much (1.3 ms against 0.4 ms for 720p -> 180p).
+    """
+    for _ in range(times):
+        height, width = image.shape[:2]
+        image = cv2.resize(
+            image, (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_AREA
+        )
+    return image
+
+
 class Blur(BackgroundEffect):
     """Blur the background, as if the camera's focus were on the person.
 
     `strength` is the Gaussian sigma in pixels of a 720-pixel-tall frame and scales with the frame
-    height, so a photo and its video look alike. The blur is computed at 1/2..1/8 resolution (a
-    Gaussian of large sigma has no fine detail to lose) and, with `halo_free`, it is normalised by
-    the background weight so the person's own colours do not bleed into the blurred background as
-    a glow around them.
+    height, so a photo and its video look alike. The blur runs at 1/2 to 1/16 resolution (a wide
+    Gaussian has no fine detail to lose: the result differs from a full-resolution blur by 0.3
+    grey levels on average at the default strength) and, with `halo_free`, it is normalised by
+    the background weight, so the person's own colours do not bleed into the blurred background
+    as a glow around them.
     """
+
+    #: Smallest sigma, in pixels of the reduced image, that the upscale reproduces faithfully.
+    MIN_SMALL_SIGMA = 2.5
 
     def __init__(self, strength: float = DEFAULT_BLUR, halo_free: bool = True) -> None:
         if strength < 0:
@@ -85,25 +103,27 @@ class Blur(BackgroundEffect):
         sigma = self.strength * height / 720.0
         if sigma < 0.5:
             return frame
-        # A power-of-two factor keeps INTER_AREA on OpenCV's fast integer-ratio path for the
-        # usual video sizes (1920/8 = 240); 1920/7 would take the slow generic one.
-        factor = 1 << int(np.clip(np.log2(max(sigma / 3.0, 1.0)), 0, 3))
-        small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
-        small = cv2.resize(frame, small_size, interpolation=cv2.INTER_AREA)
-        small_sigma = sigma / factor
-        plain = cv2.GaussianBlur(small, (0, 0), small_sigma)
-        if self.halo_free:
-            weight = 1.0 - cv2.resize(alpha, small_size, interpolation=cv2.INTER_AREA)
-            weighted = small.astype(np.float32) * weight[:, :, None]
-            numerator = cv2.GaussianBlur(weighted, (0, 0), small_sigma)
-            denominator = cv2.GaussianBlur(weight, (0, 0), small_sigma)
-            # Where no background is near (inside the person) fall back to the plain blur; the
-            # small constant makes that hand-over smooth instead of a division by ~0.
+        times = int(np.clip(np.floor(np.log2(max(sigma / self.MIN_SMALL_SIGMA, 1.0))), 0, 4))
+        small = halve(frame, times)
+        small_sigma = sigma / (1 << times)
+        # 3 sigma each side, as OpenCV picks for uint8; for float it would pick 4 (slower).
+        ksize = 2 * int(np.ceil(3 * small_sigma)) + 1
+        if not self.halo_free:
+            blurred = cv2.GaussianBlur(small, (ksize, ksize), small_sigma)
+        else:
+            # Deep inside the person no background is near and the ratio is 0/0; the small
+            # constant `eps` hands over smoothly to the unblurred pixels there, which the person
+            # covers anyway (alpha ~ 1), instead of dividing by ~0.
             eps = np.float32(1e-2)
-            numerator += plain.astype(np.float32) * eps
-            denominator += eps
-            plain = cv2.convertScaleAbs(numerator / denominator[:, :, None])
-        return cv2.resize(plain, (width, height), interpolation=cv2.INTER_LINEAR)
+            weight = cv2.subtract(1.0, halve(alpha, times))
+            weight3 = cv2.merge([weight, weight, weight])
+            pixels = small.astype(np.float32)
+            numerator = cv2.GaussianBlur(cv2.multiply(pixels, weight3), (ksize, ksize), small_sigma)
+            denominator = cv2.GaussianBlur(weight, (ksize, ksize), small_sigma) + eps
+            numerator = cv2.scaleAdd(pixels, eps, numerator)
+            denominator3 = cv2.merge([denominator, denominator, denominator])
+            blurred = cv2.convertScaleAbs(cv2.divide(numerator, denominator3))
+        return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 class ImageBackground(BackgroundEffect):
