@@ -6,6 +6,8 @@ import time
 from pathlib import Path
 
 import click
+import cv2
+from click.core import ParameterSource
 
 from greenroom.cli.config import config_option
 from greenroom.cli.options import effect_from_options, effect_options
@@ -23,6 +25,41 @@ from greenroom.sinks.virtualcam import VirtualCameraSink
 from greenroom.sinks.window import WindowSink
 from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
 from greenroom.sources.live_file import LiveFileSource
+
+EFFECT_OPTIONS = ("blur", "background", "color", "transparent", "mask")
+
+
+class FrameLimit:
+    """Pass the first `limit` frames on to `sink` and drop the rest.
+
+    Stopping at `--max-frames` still lets the frames in flight through the pipeline; without
+    this they would be written too, and `--max-frames 5` would record 7.
+    """
+
+    def __init__(self, sink: Sink, limit: int | None) -> None:
+        self.sink = sink
+        self.limit = limit
+        self.written = 0
+
+    def write(self, item: FrameItem) -> None:
+        if self.limit is None or self.written < self.limit:
+            self.sink.write(item)
+            self.written += 1
+
+    def close(self) -> None:
+        self.sink.close()
+
+
+def open_camera(settings: CameraSettings) -> CameraSource:
+    """Open a camera without OpenCV's own warnings: a missing camera is our one-line error."""
+    if not hasattr(cv2, "setLogLevel"):
+        return CameraSource(settings)
+    level = cv2.getLogLevel()
+    cv2.setLogLevel(0)  # silent
+    try:
+        return CameraSource(settings)
+    finally:
+        cv2.setLogLevel(level)
 
 
 @click.command("camera")
@@ -49,6 +86,10 @@ from greenroom.sources.live_file import LiveFileSource
 @click.option("--backgrounds", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of background images to step through with n/p in the preview.")
 @effect_options
+@click.option("--temporal/--no-temporal", default=True, show_default=True,
+              help="Steady the mask over time with motion-aware smoothing (adds no delay).")
+@click.option("--skip-still/--no-skip-still", default=True, show_default=True,
+              help="Reuse the last mask while nothing moves near your outline, saving CPU.")
 @click.option("--stats", "show_stats", is_flag=True,
               help="Print frames/s, latency and per-stage ms every second.")
 @click.option("--max-frames", type=click.IntRange(1), help="Stop after this many frames.")
@@ -74,7 +115,10 @@ def camera(
     transparent: bool,
     mask: bool,
     model: str,
+    refine: bool,
     threads: int | None,
+    temporal: bool,
+    skip_still: bool,
     show_stats: bool,
     max_frames: int | None,
     duration: float | None,
@@ -86,6 +130,16 @@ def camera(
     moment never builds up delay: the newest frame always wins. Ctrl-C stops cleanly, keeping the
     recording playable and printing a summary.
     """
+    # An effect named on the command line replaces the config file's, rather than clashing.
+    ctx = click.get_current_context()
+    chosen = {"blur": blur, "background": background, "color": color,
+              "transparent": transparent, "mask": mask}
+    if any(ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE for n in EFFECT_OPTIONS):
+        for name in EFFECT_OPTIONS:
+            if ctx.get_parameter_source(name) is ParameterSource.DEFAULT_MAP:
+                chosen[name] = False if name in ("transparent", "mask") else None
+    blur, background, color = chosen["blur"], chosen["background"], chosen["color"]
+    transparent, mask = bool(chosen["transparent"]), bool(chosen["mask"])
     effect = effect_from_options(blur, background, color, transparent, mask)
     if virtual_camera is None:
         virtual_camera = not (preview or record)
@@ -98,8 +152,9 @@ def camera(
     if source is not None:
         frames = LiveFileSource(source, loop=loop, realtime=realtime)
     else:
-        frames = CameraSource(CameraSettings(parse_device(device), width, height, fps, mjpg))
-    processor = Processor(effect, model=model, num_threads=threads)
+        frames = open_camera(CameraSettings(parse_device(device), width, height, fps, mjpg))
+    processor = Processor(effect, model=model, num_threads=threads, refine=refine,
+                          temporal=temporal, skip_still=skip_still)
     stats = PipelineStats()
     sinks: list[Sink] = []
     with processor, stop_on_signals() as stop:
@@ -135,9 +190,11 @@ def camera(
                 last_report = now
                 click.echo(f"greenroom: {current.summary()}", err=True)
 
-        pipeline = StreamPipeline(processor, frames, TeeSink(sinks), live=True, stats=stats,
+        output = FrameLimit(TeeSink(sinks), max_frames)
+        pipeline = StreamPipeline(processor, frames, output, live=True, stats=stats,
                                   stop=stop, on_output=after_each)
         pipeline.run()
+        stats.frames_out = min(stats.frames_out, output.written)  # not the dropped extras
 
     click.echo(f"greenroom: {stats.summary()}", err=True)
     for sink in sinks:

@@ -44,6 +44,8 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         option = key.replace("-", "_")
         if option not in known:
             raise InputError(path, f"unknown setting {key!r} for `greenroom {name}`")
+        if isinstance(setting, str) and setting.startswith("~"):
+            setting = str(Path(setting).expanduser())  # no shell expands ~ in a config file
         defaults[option] = str(setting) if option in ("device",) else setting
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value

@@ -68,6 +68,7 @@ def image(
     transparent: bool,
     mask: bool,
     model: str,
+    refine: bool,
     threads: int | None,
     fmt: str | None,
     quality: int,
@@ -106,7 +107,7 @@ def image(
 
     failures = 0
     written: dict[Path, Path] = {}
-    with Processor(effect, model=model, num_threads=threads) as processor:
+    with Processor(effect, model=model, num_threads=threads, refine=refine) as processor:
         progress = tqdm(
             jobs,
             unit="image",

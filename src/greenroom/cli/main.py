@@ -10,6 +10,7 @@ import click
 from greenroom import __version__
 from greenroom.cli.camera import camera
 from greenroom.cli.demo import demo
+from greenroom.cli.eval import eval_command
 from greenroom.cli.image import image
 from greenroom.cli.video import video
 from greenroom.errors import GreenroomError
@@ -27,6 +28,7 @@ def cli() -> None:
 
 cli.add_command(camera)
 cli.add_command(demo)
+cli.add_command(eval_command)
 cli.add_command(image)
 cli.add_command(video)
 

@@ -59,6 +59,13 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "and the general one otherwise.",
         ),
         click.option(
+            "--refine/--no-refine",
+            default=True,
+            show_default=True,
+            help="Redraw the mask edge along the picture's edges (guided filter); off gives "
+            "the model's plain upscaled mask.",
+        ),
+        click.option(
             "--threads",
             type=click.IntRange(min=1),
             default=None,

@@ -28,7 +28,7 @@ def stop_on_signals() -> Iterator[StopRequest]:
         return
 
     def request_stop(signum: int, frame: object) -> None:
-        if stop.is_set() and signum == signal.SIGINT:
+        if stop.signalled and signum == signal.SIGINT:  # not a stop the program asked for
             raise KeyboardInterrupt
         stop.signalled = True
         stop.set()

@@ -33,6 +33,9 @@ from greenroom.sources.video import VideoInfo
               help="Quality: lower is better and larger (default 20 for H.264, 32 for VP9).")
 @click.option("--preset", default="veryfast", show_default=True,
               help="x264 speed preset (ultrafast ... veryslow).")
+@click.option("--temporal/--no-temporal", default=True, show_default=True,
+              help="Steady the mask over time: motion-aware smoothing plus a one-frame look-ahead "
+              "that removes single-frame flips.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar with frames/s and time left.")
 def video(
@@ -44,9 +47,11 @@ def video(
     transparent: bool,
     mask: bool,
     model: str,
+    refine: bool,
     threads: int | None,
     crf: int | None,
     preset: str,
+    temporal: bool,
     progress: bool,
 ) -> int:
     """Blur, replace or remove the background of a video file.
@@ -71,21 +76,24 @@ def video(
         if bar is not None:
             bar.update(1)
 
-    processor = Processor(effect, model=model, num_threads=threads)
+    processor = Processor(effect, model=model, num_threads=threads, refine=refine,
+                          temporal=temporal)
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of
             # an MP4 with AAC sound, write it without audio and say so (a logged warning).
             result = convert_video(input_path, output, processor, crf=crf, preset=preset,
-                                   unsupported_audio="drop", stop=stop, on_start=start,
-                                   on_output=advance)
+                                   unsupported_audio="drop", stop=stop, lookahead=temporal,
+                                   on_start=start, on_output=advance)
         finally:
             if bar is not None:
                 bar.close()
     stats = result.stats
     skipped = f", {result.skipped} unreadable packet(s) skipped" if result.skipped else ""
-    where = result.output or output
-    click.echo(f"greenroom: wrote {where}: {stats.summary()}{skipped}", err=True)
+    if result.output is None:  # stopped before the first frame: no file was created
+        click.echo(f"greenroom: {output} not written: {stats.summary()}{skipped}", err=True)
+    else:
+        click.echo(f"greenroom: wrote {result.output}: {stats.summary()}{skipped}", err=True)
     if stop.signalled:
         click.echo("greenroom: stopped early; the file holds what was processed", err=True)
         return 130

@@ -9,15 +9,24 @@ from __future__ import annotations
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
+from greenroom.matte import GuidedRefiner, StillnessSkipper, TemporalSmoother
 from greenroom.segmentation import Segmenter, load_segmenter, mask_to_frame
 from greenroom.segmentation.base import check_frame
 
 
 class Processor:
-    """Segmentation model + effect, reusable across frames.
+    """Segmentation model + matte refinement + effect, reusable across frames.
 
     Frames are RGB uint8 arrays (HxWx3). `process` returns what the effect makes: RGB, RGBA for
     `Transparent`, or a grayscale matte for `MaskOnly`.
+
+    - `refine` (default on): the guided filter that redraws the mask edge along the frame's
+      edges (`matte.GuidedRefiner`); off gives MediaPipe's plain bilinear mask.
+    - `temporal` (default off, on in the video and camera commands): motion-aware smoothing
+      across frames (`matte.TemporalSmoother`). Only meaningful for a sequence of frames.
+    - `skip_still` (default off): reuse the last mask while nothing moves near the person's
+      edge (`matte.StillnessSkipper`), saving the model run.
+    Each accepts True/False or a configured instance.
     """
 
     def __init__(
@@ -25,19 +34,50 @@ class Processor:
         effect: Effect | None = None,
         model: str | Segmenter = "auto",
         num_threads: int | None = None,
+        *,
+        refine: bool | GuidedRefiner = True,
+        temporal: bool | TemporalSmoother = False,
+        skip_still: bool | StillnessSkipper = False,
     ) -> None:
         self.effect = effect if effect is not None else Blur()
         self.segmenter = (
             load_segmenter(model, num_threads) if isinstance(model, str) else model
         )
+        self.refiner = GuidedRefiner() if refine is True else (refine or None)
+        self.temporal = TemporalSmoother() if temporal is True else (temporal or None)
+        self.skipper = StillnessSkipper() if skip_still is True else (skip_still or None)
+        self._last_mask: np.ndarray | None = None
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
-        """The model's soft mask at model resolution (the first, model-bound half of the work)."""
+        """The soft mask at model resolution, smoothed over time if asked (the model-bound half).
+
+        With `skip_still`, a still frame returns the previous mask without running the model.
+        """
         check_frame(frame)
-        return self.segmenter.segment(frame)
+        if (
+            self.skipper is not None
+            and self.skipper.can_reuse(frame)
+            and self._last_mask is not None
+        ):
+            return self._last_mask
+        mask = self.segmenter.segment(frame)
+        if self.skipper is not None:
+            self.skipper.computed(mask)
+        if self.temporal is not None:
+            mask = self.temporal.update(frame, mask)
+        self._last_mask = mask
+        return mask
+
+    def reset(self) -> None:
+        """Forget the previous frames (a new file, a scene cut)."""
+        self._last_mask = None
+        if self.temporal is not None:
+            self.temporal.reset()
 
     def matte_from_mask(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person."""
+        if self.refiner is not None:
+            return self.refiner.refine(frame, small)
         return mask_to_frame(small, (frame.shape[1], frame.shape[0]))
 
     def composite(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from greenroom.frames import FrameItem
+from greenroom.matte import LookaheadCorrector
 from greenroom.pipeline.processor import Processor
 from greenroom.pipeline.queues import Closed, FrameQueue
 from greenroom.pipeline.stats import PipelineStats
@@ -45,6 +46,7 @@ class StreamPipeline:
         stats: PipelineStats | None = None,
         stop: threading.Event | None = None,
         on_output: Callable[[FrameItem, PipelineStats], None] | None = None,
+        lookahead: LookaheadCorrector | None = None,
     ) -> None:
         self.processor = processor
         self.frames = frames
@@ -53,6 +55,9 @@ class StreamPipeline:
         self.stats = stats or PipelineStats()
         self.stop = stop or threading.Event()
         self.on_output = on_output
+        # MODNet-style one-frame look-ahead: frames leave segmentation one frame late.
+        self.lookahead = lookahead
+        self._held: list[FrameItem] = []
         # Live: one slot per queue, the freshest frame. Files: a little slack to absorb jitter.
         size = queue_size or (1 if live else 4)
         self.queues = {
@@ -81,8 +86,18 @@ class StreamPipeline:
             out.close()
 
     def _stage(
-        self, name: str, source: str, target: str, work: Callable[[FrameItem], None]
+        self,
+        name: str,
+        source: str,
+        target: str,
+        work: Callable[[FrameItem], list[FrameItem]],
+        flush: Callable[[], list[FrameItem]] | None = None,
     ) -> None:
+        """Take items from `source`, let `work` turn each into items to pass on to `target`.
+
+        `work` may hold items back (the one-frame look-ahead does); `flush` releases them at the
+        end of the stream.
+        """
         inbox, out = self.queues[source], self.queues[target]
         try:
             while True:
@@ -91,20 +106,41 @@ class StreamPipeline:
                 except Closed:
                     break
                 started = time.perf_counter()
-                work(item)
+                ready = work(item)
                 self.stats.stage(name, time.perf_counter() - started)
-                out.put(item)
+                for done in ready:
+                    out.put(done)
+            if flush is not None:  # after a failure the closed queue just discards these
+                for done in flush():
+                    out.put(done)
         except BaseException as error:  # noqa: BLE001 - re-raised by run()
             self._fail(error)
         finally:
             out.close()
 
-    def _segment(self, item: FrameItem) -> None:
+    def _segment(self, item: FrameItem) -> list[FrameItem]:
         item.mask = self.processor.segment(item.image)
+        if self.lookahead is None:
+            return [item]
+        self._held.append(item)
+        corrected = self.lookahead.push(item.mask)
+        if corrected is None:
+            return []
+        ready = self._held.pop(0)
+        ready.mask = corrected
+        return [ready]
 
-    def _composite(self, item: FrameItem) -> None:
+    def _flush_lookahead(self) -> list[FrameItem]:
+        if self.lookahead is None or not self._held:
+            return []
+        ready = self._held.pop(0)
+        ready.mask = self.lookahead.flush()
+        return [ready]
+
+    def _composite(self, item: FrameItem) -> list[FrameItem]:
         assert item.mask is not None
         item.output = self.processor.composite(item.image, item.mask)
+        return [item]
 
     def run(self) -> PipelineStats:
         """Process every frame (or until `stop` is set), close the sink, return the statistics.
@@ -116,7 +152,7 @@ class StreamPipeline:
             threading.Thread(target=self._capture, name="greenroom-capture", daemon=True),
             threading.Thread(
                 target=self._stage,
-                args=("segment", "captured", "segmented", self._segment),
+                args=("segment", "captured", "segmented", self._segment, self._flush_lookahead),
                 name="greenroom-segment",
                 daemon=True,
             ),

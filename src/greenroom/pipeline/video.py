@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from greenroom.frames import FrameItem
+from greenroom.matte import LookaheadCorrector
 from greenroom.pipeline.processor import Processor
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.pipeline.stream import StreamPipeline
@@ -73,6 +74,7 @@ def convert_video(
     preset: str = "veryfast",
     unsupported_audio: Literal["error", "drop"] = "error",
     stop: threading.Event | None = None,
+    lookahead: bool = True,
     on_start: Callable[[VideoInfo], None] | None = None,
     on_output: Callable[[FrameItem, PipelineStats], None] | None = None,
 ) -> ConvertResult:
@@ -80,6 +82,8 @@ def convert_video(
 
     `unsupported_audio="drop"` leaves out (with a logged warning) audio the output container
     cannot hold, such as AAC in WebM; the default refuses before any work is done.
+    `lookahead` corrects one-frame mask flips using the next frame (files can afford the
+    frame of delay); temporal smoothing itself is the processor's (`Processor(temporal=True)`).
     """
     stop = stop or threading.Event()
     with VideoFileSource(input_path) as source:
@@ -91,7 +95,13 @@ def convert_video(
         audio = None if is_sequence_path(output_path) else source.audio_feed()
         sink = VideoSinkAdapter(open_video_sink(output_path, source.info, audio=audio, **options))
         pipeline = StreamPipeline(
-            processor, frames_of(source), sink, live=False, stop=stop, on_output=on_output
+            processor,
+            frames_of(source),
+            sink,
+            live=False,
+            stop=stop,
+            on_output=on_output,
+            lookahead=LookaheadCorrector() if lookahead else None,
         )
         stats = pipeline.run()
         return ConvertResult(sink.path, source.info, stats, source.skipped, stop.is_set())

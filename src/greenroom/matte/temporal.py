@@ -1,0 +1,161 @@
+"""Temporal stability: less flicker without ghost trails, and no model run when nothing moves.
+
+All three work on the model-resolution mask (256x144 or so), where they cost next to nothing:
+
+* `TemporalSmoother` blends each new mask with the previous result, strongly where the frame
+  is still (so the model's frame-to-frame jitter averages out) and not at all where the frame
+  moves (so a waving arm leaves no trail). Motion is the frame difference at mask resolution.
+  It adds no latency.
+* `LookaheadCorrector` is MODNet's one-frame-delay trick, for files where a frame of delay is
+  free: a pixel whose previous and next masks agree but whose current one differs is an
+  isolated flip, and is replaced by its neighbours' value.
+* `StillnessSkipper` decides when the model need not run at all: when the frame barely changed
+  in a band around the person's edge (where a change would alter the mask), the last mask is
+  reused, as conferencing products do to save battery.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The frame as float32 gray in [0, 1] at `size` = (width, height), area-averaged."""
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
+
+
+class TemporalSmoother:
+    """Motion-aware exponential smoothing of successive masks.
+
+    `still_weight` is the share of the new mask where nothing moves (lower = steadier);
+    `motion_gain` how fast the weight rises to 1 with the local frame difference (a change of
+    1/motion_gain in gray level counts as full motion).
+    """
+
+    def __init__(self, still_weight: float = 0.35, motion_gain: float = 25.0) -> None:
+        self.still_weight = still_weight
+        self.motion_gain = motion_gain
+        self._previous: np.ndarray | None = None
+        self._previous_gray: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the past (a scene cut, a seek, a new file)."""
+        self._previous = None
+        self._previous_gray = None
+
+    def update(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        height, width = mask.shape
+        gray = small_gray(frame, (width, height))
+        previous, previous_gray = self._previous, self._previous_gray
+        if previous is None or previous_gray is None or previous.shape != mask.shape:
+            result = mask
+        else:
+            motion = cv2.GaussianBlur(cv2.absdiff(gray, previous_gray), (5, 5), 0)
+            weight = np.clip(self.still_weight + self.motion_gain * motion, 0.0, 1.0)
+            result = cv2.blendLinear(mask, previous, weight, 1.0 - weight)
+        self._previous = result
+        self._previous_gray = gray
+        return result
+
+
+class LookaheadCorrector:
+    """Fix isolated one-frame flips using the next frame's mask (one frame of delay).
+
+    `push` takes the newest mask and returns the corrected mask of the frame before it (None on
+    the first call); `flush` returns the last one at the end of the stream.
+    """
+
+    def __init__(self, agree: float = 0.1, differ: float = 0.3) -> None:
+        self.agree = agree
+        self.differ = differ
+        self._before: np.ndarray | None = None
+        self._current: np.ndarray | None = None
+
+    def push(self, mask: np.ndarray) -> np.ndarray | None:
+        before, current = self._before, self._current
+        self._before, self._current = current, mask
+        if current is None:
+            return None
+        if before is None or before.shape != mask.shape or current.shape != mask.shape:
+            return current
+        neighbours = cv2.addWeighted(before, 0.5, mask, 0.5, 0.0)
+        flip = (cv2.absdiff(before, mask) < self.agree) & (
+            cv2.absdiff(current, neighbours) > self.differ
+        )
+        if not flip.any():
+            return current
+        corrected = current.copy()
+        corrected[flip] = neighbours[flip]
+        return corrected
+
+    def flush(self) -> np.ndarray | None:
+        current, self._before, self._current = self._current, None, None
+        return current
+
+
+class StillnessSkipper:
+    """Say when the last mask can be reused because nothing moved near the person's edge.
+
+    Frames are compared at a small fixed width (`analysis_width`), where noise averages out.
+    `threshold` is the mean absolute gray change (0..1) in the edge band under which a frame
+    counts as still; `max_reuse` bounds how many frames in a row reuse a mask, so slow drifts
+    are caught up with.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.004,
+        band: int = 5,
+        max_reuse: int = 15,
+        analysis_width: int = 160,
+    ) -> None:
+        self.threshold = threshold
+        self.band = band
+        self.max_reuse = max_reuse
+        self.analysis_width = analysis_width
+        self.reused = 0
+        self.frames = 0
+        self._streak = 0
+        self._gray: np.ndarray | None = None  # the frame the kept mask was computed on
+        self._pending: np.ndarray | None = None  # the frame now being segmented
+        self._band_mask: np.ndarray | None = None
+
+    @property
+    def skipped_fraction(self) -> float:
+        return self.reused / self.frames if self.frames else 0.0
+
+    def can_reuse(self, frame: np.ndarray) -> bool:
+        """True if the mask computed for an earlier frame still holds for `frame`.
+
+        When it returns False the caller runs the model and must then call `computed`.
+        """
+        self.frames += 1
+        height, width = frame.shape[:2]
+        size = (self.analysis_width, max(1, round(self.analysis_width * height / width)))
+        gray = small_gray(frame, size)
+        reference, band = self._gray, self._band_mask
+        if reference is not None and band is not None and reference.shape == gray.shape:
+            change = float(cv2.mean(cv2.absdiff(gray, reference), band)[0])
+            if change < self.threshold and self._streak < self.max_reuse:
+                self._streak += 1
+                self.reused += 1
+                return True
+        self._pending = gray
+        self._streak = 0
+        return False
+
+    def computed(self, mask: np.ndarray) -> None:
+        """Record the mask the model just produced for the frame last refused by `can_reuse`."""
+        if self._pending is None:
+            return
+        self._gray = self._pending
+        height, width = self._gray.shape
+        small = cv2.resize(mask, (width, height), interpolation=cv2.INTER_AREA)
+        edge = ((small > 0.05) & (small < 0.95)).astype(np.uint8)
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.band + 1,) * 2)
+        band = cv2.dilate(edge, kernel)
+        if not band.any():  # no person, or no soft edge: watch the whole frame
+            band[:] = 1
+        self._band_mask = band
