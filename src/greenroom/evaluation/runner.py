@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from greenroom.compositing import MaskOnly
+from greenroom.errors import InputError
 from greenroom.evaluation.datasets import ImageMaskPair, iter_dataset_pairs, load_mask
 from greenroom.evaluation.metrics import MetricAccumulator
 from greenroom.matte import LookaheadCorrector
@@ -96,7 +97,10 @@ def evaluate(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Score `stage` on the dataset at `root` (`images/` + `masks/` with matching names)."""
-    pairs = subset(list(iter_dataset_pairs(root)), limit)
+    try:
+        pairs = subset(list(iter_dataset_pairs(root)), limit)
+    except (OSError, ValueError) as exc:  # missing folders, no matching names
+        raise InputError(root, str(exc)) from None
     accumulator = MetricAccumulator(sequence=sequence)
     with Processor(MaskOnly(), model=model, refine=stage.refine, temporal=stage.temporal) as proc:
         for done, (matte, truth, seconds) in enumerate(
