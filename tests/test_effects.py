@@ -131,10 +131,50 @@ def test_image_background_covers_any_frame_size(frame):
 
 def test_transparent_has_the_matte_as_alpha(frame):
     alpha = np.tile(np.linspace(0, 1, 512, dtype=np.float32), (512, 1))
-    out = Transparent().apply(frame, alpha)
+    out = Transparent(clean_edges=False).apply(frame, alpha)
     assert out.shape == (512, 512, 4)
     np.testing.assert_array_equal(out[:, :, :3], frame)
     np.testing.assert_array_equal(out[:, :, 3], np.round(alpha * 255).astype(np.uint8))
+    cleaned = Transparent().apply(frame, alpha)
+    np.testing.assert_array_equal(cleaned[:, :, 3], out[:, :, 3])
+    # Only the soft band changes colour; fully opaque and fully clear pixels keep theirs.
+    np.testing.assert_array_equal(cleaned[:, -1, :3], frame[:, -1])
+    assert not np.array_equal(cleaned[:, 100:400, :3], frame[:, 100:400])
+
+
+def test_edge_cleanup_removes_the_old_background_from_the_edge():
+    """A red person on a green screen with a soft edge: the edge pixels are red-green mixes.
+    After clean-up they are mostly the person's red, so no green rim shows on a new background.
+    """
+    from greenroom.compositing.edges import clean_edge_colors
+
+    person, screen = np.array([200, 30, 30]), np.array([0, 200, 0])
+    alpha = np.zeros((120, 200), np.float32)
+    alpha[:, 100:] = 1.0
+    alpha[:, 90:100] = np.linspace(0.1, 0.9, 10, dtype=np.float32)
+    mixed = alpha[:, :, None] * person + (1 - alpha[:, :, None]) * screen
+    frame = np.round(mixed).astype(np.uint8)
+    cleaned = clean_edge_colors(frame, alpha)
+    edge = (slice(None), slice(92, 100))
+    before, after = frame[edge][..., 1].mean(), cleaned[edge][..., 1].mean()
+    assert before > 90  # plenty of green in the edge
+    assert after < 0.5 * before  # mostly the person's own colour (green 30)
+    assert cleaned[edge][..., 0].mean() > frame[edge][..., 0].mean() + 40  # and more of its red
+    np.testing.assert_array_equal(cleaned[:, :80], frame[:, :80])
+    np.testing.assert_array_equal(cleaned[:, 110:], frame[:, 110:])
+
+
+def test_light_wrap_brightens_only_the_outline():
+    from greenroom.compositing.edges import light_wrap
+
+    composite = np.zeros((180, 320, 3), np.uint8)
+    background = np.full((180, 320, 3), 255, np.uint8)
+    alpha = np.zeros((180, 320), np.float32)
+    alpha[40:140, 100:220] = 1.0
+    out = light_wrap(composite, background, alpha, strength=0.5)
+    assert out[90, 102].mean() > 20  # just inside the edge: some background light
+    assert out[90, 160].mean() < 3  # the middle of the person: none
+    np.testing.assert_array_equal(out[:30], composite[:30])  # background untouched
 
 
 def test_mask_only_is_the_8bit_matte(frame):

@@ -36,10 +36,12 @@ def make_effect(
     color: str | tuple[int, int, int] | None = None,
     transparent: bool = False,
     mask: bool = False,
+    light_wrap: float = 0.0,
 ) -> Effect:
     """Build the one effect these options ask for; blur when none is named.
 
     A `background` path that ends like a video (.mp4, .webm, ...) plays as a looping video.
+    `light_wrap` (0..1) lets a replaced background's light spill onto the person's outline.
     `blur=True` means the default strength. Naming two effects at once is an error rather than a
     silent choice, because the user's intent is unclear.
     """
@@ -58,10 +60,11 @@ def make_effect(
         raise ValueError(f"choose one effect, not {' and '.join(chosen)}")
     if background is not None:
         if isinstance(background, str | Path) and Path(background).suffix.lower() in VIDEO_SUFFIXES:
-            return VideoBackground(background)
-        return ImageBackground(as_rgb_array(background))
+            return VideoBackground(background, light_wrap=light_wrap)
+        return ImageBackground(as_rgb_array(background), light_wrap=light_wrap)
     if color is not None:
-        return ColorBackground(parse_color(color) if isinstance(color, str) else color)
+        rgb = parse_color(color) if isinstance(color, str) else color
+        return ColorBackground(rgb, light_wrap=light_wrap)
     if transparent:
         return Transparent()
     if mask:

@@ -112,6 +112,7 @@ def camera(
     blur: float | None,
     background: str | None,
     color: str | None,
+    light_wrap: float,
     transparent: bool,
     mask: bool,
     model: str,
@@ -140,7 +141,7 @@ def camera(
                 chosen[name] = False if name in ("transparent", "mask") else None
     blur, background, color = chosen["blur"], chosen["background"], chosen["color"]
     transparent, mask = bool(chosen["transparent"]), bool(chosen["mask"])
-    effect = effect_from_options(blur, background, color, transparent, mask)
+    effect = effect_from_options(blur, background, color, transparent, mask, light_wrap)
     if virtual_camera is None:
         virtual_camera = not (preview or record)
     if not (virtual_camera or preview or record):

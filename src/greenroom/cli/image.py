@@ -65,6 +65,7 @@ def image(
     blur: float | None,
     background: str | None,
     color: str | None,
+    light_wrap: float,
     transparent: bool,
     mask: bool,
     model: str,
@@ -81,7 +82,7 @@ def image(
     (in/00002.jpg -> out/00002.png with --mask). Files that fail are reported and skipped; the
     exit status is 1 if any failed.
     """
-    effect = effect_from_options(blur, background, color, transparent, mask)
+    effect = effect_from_options(blur, background, color, transparent, mask, light_wrap)
     single = (
         len(inputs) == 1 and not inputs[0].is_dir() and output.suffix.lower() in FORMATS
     )

@@ -41,6 +41,15 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Replace the background with a colour: a CSS name (green) or hex (#00b140).",
         ),
         click.option(
+            "--light-wrap",
+            "light_wrap",
+            type=click.FloatRange(0, 1),
+            default=0.0,
+            metavar="STRENGTH",
+            help="With --background/--color: let the new background's light spill onto your "
+            "outline (0..1, e.g. 0.3), so you look less pasted on.",
+        ),
+        click.option(
             "--transparent",
             is_flag=True,
             help="Remove the background: RGBA output with the matte as alpha.",
@@ -83,6 +92,7 @@ def effect_from_options(
     color: str | None,
     transparent: bool,
     mask: bool,
+    light_wrap: float = 0.0,
 ) -> Effect:
     """Build the effect; the background is opened here so a bad one fails before any work."""
     try:
@@ -92,6 +102,7 @@ def effect_from_options(
             color=color,
             transparent=transparent,
             mask=mask,
+            light_wrap=light_wrap,
         )
     except GreenroomError:
         raise

@@ -44,6 +44,7 @@ def video(
     blur: float | None,
     background: str | None,
     color: str | None,
+    light_wrap: float,
     transparent: bool,
     mask: bool,
     model: str,
@@ -63,7 +64,7 @@ def video(
     """
     if transparent and not (is_sequence_path(output) or Path(output).suffix.lower() == ".webm"):
         raise click.UsageError("--transparent needs a .webm output or a PNG sequence (out/)")
-    effect = effect_from_options(blur, background, color, transparent, mask)
+    effect = effect_from_options(blur, background, color, transparent, mask, light_wrap)
     bar: tqdm | None = None
 
     def start(info: VideoInfo) -> None:

@@ -21,7 +21,11 @@ class VideoBackground(BackgroundEffect):
     its own speed. It is opened here, so a clip that cannot be read fails before any work.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, clean_edges: bool = True, light_wrap: float = 0.0
+    ) -> None:
+        self.clean_edges = clean_edges
+        self.light_wrap = light_wrap
         self.path = Path(path)
         self._source = VideoFileSource(self.path)
         self._frames: Iterator[VideoFrame] = iter(self._source)

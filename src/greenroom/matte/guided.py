@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from greenroom.compositing.effects import halve
+from greenroom.compositing.resample import halve
 
 
 @dataclass(frozen=True)
