@@ -170,8 +170,11 @@ class StreamPipeline:
         except BaseException as error:
             self._fail(error)
         finally:
-            for thread in threads:
-                thread.join(timeout=10)
+            try:
+                for thread in threads:
+                    thread.join(timeout=10)
+            except KeyboardInterrupt as error:  # a second Ctrl-C: still finalize the output
+                self._fail(error)
             self.stats.dropped = {
                 name: queue.dropped for name, queue in self.queues.items() if queue.dropped
             }
