@@ -166,3 +166,20 @@ def test_hotkeys_switch_effects(tmp_path):
     assert controls.overlay
     assert not controls.handle_key(ord("q"))
     assert not controls.handle_key(27)
+
+
+def test_live_file_source_turns_a_sideways_phone_clip_upright(tmp_path):
+    """A camera stream has no rotation metadata, so a rotated clip is turned in pixels."""
+    from greenroom.sources.live_file import LiveFileSource
+    from greenroom.sources.video import VideoFileSource
+    from tests.clips import make_clip
+
+    clip = make_clip(tmp_path / "phone.mp4", frames=3, width=320, height=240, rotation=90)
+    with VideoFileSource(clip.path) as stored:
+        first_stored = next(iter(stored)).image
+    source = LiveFileSource(clip.path, realtime=False)
+    assert (source.width, source.height) == (240, 320)
+    frames = [item.image for item in source]
+    assert len(frames) == 3 and frames[0].shape == (320, 240, 3)
+    upright = cv2.rotate(first_stored, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    np.testing.assert_array_equal(frames[0], upright)

@@ -10,8 +10,20 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from greenroom.frames import FrameItem
 from greenroom.sources.video import VideoFileSource
+
+#: Counter-clockwise display rotation (VideoInfo.rotation) -> the pixel rotation that shows it.
+UPRIGHT = {
+    90: cv2.ROTATE_90_COUNTERCLOCKWISE,
+    -90: cv2.ROTATE_90_CLOCKWISE,
+    270: cv2.ROTATE_90_CLOCKWISE,
+    180: cv2.ROTATE_180,
+    -180: cv2.ROTATE_180,
+}
 
 
 class LiveFileSource:
@@ -19,7 +31,9 @@ class LiveFileSource:
 
     With `realtime`, each frame is released at its presentation time (a 30 fps file gives 30
     frames a second), as a camera would; without it, as fast as they decode. With `loop`, the
-    file starts again at its end, its timeline continuing without a jump.
+    file starts again at its end, its timeline continuing without a jump. A phone clip stored
+    sideways with rotation metadata is turned upright, since a camera stream carries no such
+    metadata: what the virtual camera shows is what a player would show.
     """
 
     def __init__(self, path: str | Path, loop: bool = False, realtime: bool = True) -> None:
@@ -28,7 +42,11 @@ class LiveFileSource:
         self.realtime = realtime
         self._first = VideoFileSource(self.path)  # opened now: a bad file fails before any work
         self.info = self._first.info
+        self._rotate = UPRIGHT.get(self.info.rotation)
+        turned = self._rotate in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
         self.width, self.height = self.info.width, self.info.height
+        if turned:
+            self.width, self.height = self.height, self.width
         self.fps = float(self.info.fps)
         self.skipped = 0
 
@@ -51,7 +69,7 @@ class LiveFileSource:
                         delay = started + at - time.perf_counter()
                         if delay > 0:
                             time.sleep(delay)
-                    yield FrameItem(index, frame.image, captured=time.perf_counter())
+                    yield FrameItem(index, self._upright(frame.image), captured=time.perf_counter())
                     index += 1
                     end = at + 1.0 / self.fps
                 self.skipped += source.skipped
@@ -63,6 +81,9 @@ class LiveFileSource:
         finally:
             if source is not None:
                 source.close()
+
+    def _upright(self, image: np.ndarray) -> np.ndarray:
+        return image if self._rotate is None else cv2.rotate(image, self._rotate)
 
     def close(self) -> None:
         self._first.close()
