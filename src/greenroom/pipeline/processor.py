@@ -47,6 +47,7 @@ class Processor:
         self.temporal = TemporalSmoother() if temporal is True else (temporal or None)
         self.skipper = StillnessSkipper() if skip_still is True else (skip_still or None)
         self._last_mask: np.ndarray | None = None
+        self._refined: tuple[np.ndarray, np.ndarray] | None = None  # (mask, its refined matte)
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """The soft mask at model resolution, smoothed over time if asked (the model-bound half).
@@ -71,14 +72,26 @@ class Processor:
     def reset(self) -> None:
         """Forget the previous frames (a new file, a scene cut)."""
         self._last_mask = None
+        self._refined = None
         if self.temporal is not None:
             self.temporal.reset()
 
     def matte_from_mask(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
-        """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person."""
-        if self.refiner is not None:
-            return self.refiner.refine(frame, small)
-        return mask_to_frame(small, (frame.shape[1], frame.shape[0]))
+        """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person.
+
+        When the still-frame skipper handed back the very same mask as last time, the matte
+        refined from it is reused as well: nothing moved, so refinement would redo the same work.
+        """
+        size = (frame.shape[1], frame.shape[0])
+        if self.refiner is None:
+            return mask_to_frame(small, size)
+        cached = self._refined
+        if cached is not None and cached[0] is small and cached[1].shape == frame.shape[:2]:
+            return cached[1]
+        alpha = self.refiner.refine(frame, small)
+        if self.skipper is not None:
+            self._refined = (small, alpha)
+        return alpha
 
     def composite(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The second half of the work: matte at frame size, then the effect.
