@@ -20,9 +20,12 @@ test: $(BIN)/python
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
 
+# Speed benchmarks: each prints a table and writes it to docs/.
 bench: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python benchmarks/bench_image.py
+	$(BIN)/python benchmarks/bench_effects.py
+	$(BIN)/python benchmarks/bench_video.py
+	$(BIN)/python benchmarks/still_skip.py
 
 clean:
 	rm -rf $(VENV) out build src/*.egg-info .pytest_cache .ruff_cache
