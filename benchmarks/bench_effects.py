@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 
 from greenroom.compositing import Blur, ColorBackground, Transparent, blend
+from greenroom.compositing.edges import clean_edge_colors
+from greenroom.matte import GuidedRefiner, StillnessSkipper, TemporalSmoother
 from greenroom.samples import astronaut
 from greenroom.segmentation import MediaPipeSelfieSegmenter, mask_to_frame
 
@@ -53,10 +55,18 @@ def rows_for(name: str, width: int, height: int, repeat: int) -> list[tuple[str,
     alpha = mask_to_frame(small, (width, height))
     background = np.zeros_like(frame)
     alpha3 = alpha[:, :, None]
+    refiner, smoother, skipper = GuidedRefiner(), TemporalSmoother(), StillnessSkipper()
+    refined = refiner.refine(frame, small)
+    skipper.can_reuse(frame)
+    skipper.computed(small)
     rows = [
         ("segment: general model (256x256)", lambda: general.segment(frame)),
         ("segment: landscape model (144x256)", lambda: landscape.segment(frame)),
         ("matte to frame size (bilinear)", lambda: mask_to_frame(small, (width, height))),
+        ("matte refinement: guided filter to frame size", lambda: refiner.refine(frame, small)),
+        ("temporal smoothing (model resolution)", lambda: smoother.update(frame, small)),
+        ("still-frame check (skipper)", lambda: skipper.can_reuse(frame)),
+        ("edge colour clean-up (new background)", lambda: clean_edge_colors(frame, refined)),
         ("blur background: greenroom (reduced res, halo-free)",
          lambda: Blur().background(frame, alpha)),
         ("blur background: greenroom (reduced res, plain)",
@@ -67,11 +77,11 @@ def rows_for(name: str, width: int, height: int, repeat: int) -> list[tuple[str,
         ("blend: naive numpy float",
          lambda: (frame * alpha3 + background * (1 - alpha3)).astype(np.uint8)),
         ("transparent RGBA", lambda: Transparent().apply(frame, alpha)),
-        ("whole frame: blur effect (segment + matte + blur + blend)",
-         lambda: Blur().apply(frame, mask_to_frame(landscape.segment(frame), (width, height)))),
-        ("whole frame: colour effect",
+        ("whole frame, default blur: segment + refine + halo-free blur + blend",
+         lambda: Blur().apply(frame, refiner.refine(frame, landscape.segment(frame)))),
+        ("whole frame, colour: segment + refine + edge clean-up + blend",
          lambda: ColorBackground((0, 177, 64)).apply(
-             frame, mask_to_frame(landscape.segment(frame), (width, height)))),
+             frame, refiner.refine(frame, landscape.segment(frame)))),
     ]
     return [(name, label, median_ms(fn, repeat)) for label, fn in rows]
 
