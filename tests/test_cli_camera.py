@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import pyvirtualcam
 
-from greenroom.cli.main import main
 from greenroom.sources.video import VideoFileSource
+from tests.cli import error_lines, no_temp_files, run
 from tests.clips import make_clip, read_video_pts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,22 +29,6 @@ SUMMARY = re.compile(
     r"greenroom: (\d+) frames in ([\d.]+) s \(([\d.]+) fps\), (\d+) dropped; .*"
     r"latency median ([\d.]+) ms, p95 ([\d.]+) ms"
 )
-
-
-def run(cap, *args: object) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit status, stdout, stderr). `cap`: capsys or capfd."""
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = cap.readouterr()
-    return exit_info.value.code, out, err
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if "error" in line.lower()]
-
-
-def no_temp_files(folder: Path) -> bool:
-    return not [p for p in folder.iterdir() if ".tmp-" in p.name]
 
 
 def summary(err: str) -> dict[str, float]:

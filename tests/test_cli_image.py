@@ -11,16 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from greenroom.cli.main import main
 from greenroom.samples import sample_path
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
+from tests.cli import run
 
 
 @pytest.fixture()

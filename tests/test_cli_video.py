@@ -22,34 +22,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from greenroom.cli.main import main
 from greenroom.cli.signals import StopRequest
 from greenroom.compositing.effects import cover_resize
 from greenroom.samples import sample_path
 from greenroom.sinks.video import VideoFileSink
 from greenroom.sources.images import read_image
 from greenroom.sources.video import VideoFileSource
+from tests.cli import error_lines, no_temp_files, run
 from tests.clips import make_audio_only, make_clip, read_packets, read_video_pts
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTO = 120  # make_clip's photo is min(width, height) // 2 pixels square
 TOP_BAND = (slice(0, 40), slice(None))  # never covered by the photo: always background
-
-
-def run(capsys, *args: object) -> tuple[int, str, str]:
-    """Run the CLI in-process; return (exit status, stdout, stderr)."""
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return exit_info.value.code, out, err
-
-
-def error_lines(err: str) -> list[str]:
-    return [line for line in err.splitlines() if "error" in line.lower()]
-
-
-def no_temp_files(folder: Path) -> bool:
-    return not [p for p in folder.iterdir() if ".tmp-" in p.name]
 
 
 def photo_origin(index: int, frames: int, width: int = 320, height: int = 240) -> tuple[int, int]:
