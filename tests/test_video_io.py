@@ -28,6 +28,7 @@ from greenroom.sources.video import (
     VideoFileNotFoundError,
     VideoFileSource,
 )
+from tests.cli import no_temp_files
 from tests.clips import (
     TIME_BASE,
     make_audio_only,
@@ -64,10 +65,6 @@ def decode_all(path: Path) -> list:
         frames = list(src)
         assert src.skipped == 0
         return frames
-
-
-def no_temp_files(folder: Path) -> bool:
-    return not [p for p in folder.iterdir() if ".tmp-" in p.name]
 
 
 def one_line(e: BaseException) -> str:
