@@ -335,3 +335,14 @@ def test_bad_source_file_is_one_line(capsys, tmp_path):
     lines = error_lines(err)
     assert len(lines) == 1 and str(bad) in lines[0]
     assert not (tmp_path / "rec.mp4").exists()
+
+
+def test_unreachable_stream_url_is_one_line(capsys, tmp_path):
+    """A stream URL goes through OpenCV like a camera; nothing listens on port 9 here."""
+    url = "rtsp://127.0.0.1:9/none"
+    status, _, err = run(capsys, "camera", "--source", url, "--no-virtual-camera",
+                         "--record", tmp_path / "x.mp4")
+    assert status == 1
+    lines = error_lines(err)
+    assert len(lines) == 1 and url in lines[0]
+    assert not (tmp_path / "x.mp4").exists()

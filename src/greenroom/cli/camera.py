@@ -66,8 +66,9 @@ def open_camera(settings: CameraSettings) -> CameraSource:
 @config_option
 @click.option("--device", default="0", show_default=True,
               help="Camera index (0, 1, ...), device path (/dev/video2) or stream URL.")
-@click.option("--source", type=click.Path(dir_okay=False, path_type=Path),
-              help="Play this video file as the camera instead (no camera needed).")
+@click.option("--source",
+              help="Play this video file as the camera instead (no camera needed), or read a "
+              "network stream (rtsp://, http://, ...) live.")
 @click.option("--loop", is_flag=True, help="With --source: start again at the end.")
 @click.option("--realtime/--no-realtime", default=True, show_default=True,
               help="With --source: release frames at their recorded pace, like a camera.")
@@ -97,7 +98,7 @@ def open_camera(settings: CameraSettings) -> CameraSource:
               help="Stop after this many seconds.")
 def camera(
     device: str,
-    source: Path | None,
+    source: str | None,
     loop: bool,
     realtime: bool,
     width: int,
@@ -150,8 +151,10 @@ def camera(
     background_list = list_backgrounds(backgrounds)
 
     frames: LiveFileSource | CameraSource
-    if source is not None:
-        frames = LiveFileSource(source, loop=loop, realtime=realtime)
+    if source is not None and "://" in source:  # a stream is a camera that OpenCV opens
+        frames = open_camera(CameraSettings(source, None, None, None, mjpg=False))
+    elif source is not None:
+        frames = LiveFileSource(Path(source), loop=loop, realtime=realtime)
     else:
         frames = open_camera(CameraSettings(parse_device(device), width, height, fps, mjpg))
     processor = Processor(effect, model=model, num_threads=threads, refine=refine,
