@@ -10,8 +10,8 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from greenroom.cli.options import MODEL_HELP, model_options, validate_model
 from greenroom.evaluation.runner import STAGES, evaluate
-from greenroom.segmentation import MODEL_NAMES
 
 COLUMNS = [
     ("dataset", "dataset", "{}"),
@@ -45,7 +45,9 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
               help="A video sequence (frames + per-frame masks), processed in order; repeatable.")
 @click.option("--stage", "stages", multiple=True, type=click.Choice(list(STAGES)),
               help="Pipeline stage(s) to score (default: all).")
-@click.option("--model", default="auto", show_default=True, type=click.Choice(MODEL_NAMES))
+@click.option("--model", default="auto", show_default=True, metavar="NAME|PATH",
+              callback=validate_model, help=MODEL_HELP)
+@model_options
 @click.option("--limit", type=click.IntRange(1), help="Use at most N pairs, spread evenly.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_command(

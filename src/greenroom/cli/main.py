@@ -12,6 +12,7 @@ from greenroom.cli.camera import camera
 from greenroom.cli.demo import demo
 from greenroom.cli.eval import eval_command
 from greenroom.cli.image import image
+from greenroom.cli.models import models
 from greenroom.cli.video import video
 from greenroom.errors import GreenroomError
 
@@ -30,6 +31,7 @@ cli.add_command(camera)
 cli.add_command(demo)
 cli.add_command(eval_command)
 cli.add_command(image)
+cli.add_command(models)
 cli.add_command(video)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -10,11 +11,78 @@ import click
 from greenroom.api import make_effect
 from greenroom.compositing import DEFAULT_BLUR, Effect
 from greenroom.errors import GreenroomError
-from greenroom.segmentation import MODEL_NAMES
+from greenroom.segmentation import MODEL_NAMES, configure, looks_like_path
+from greenroom.segmentation.registry import ALIASES
+
+MODEL_HELP = (
+    "Segmentation model: 'auto' (MediaPipe's landscape model for wide frames, the general one "
+    "otherwise), a name from `greenroom models list`, or the path of your own .tflite/.onnx "
+    "file (described by a .toml beside it)."
+)
+
+
+def validate_model(ctx: click.Context | None, param: click.Parameter | None, value: str) -> str:
+    """`--model`: a registry name (or alias), or an existing .tflite/.onnx file."""
+    if value is None or value in MODEL_NAMES or value in ALIASES:
+        return value
+    path = Path(value).expanduser()
+    if looks_like_path(value) or path.is_file():
+        if path.suffix.lower() not in (".tflite", ".onnx"):
+            raise click.BadParameter(f"{value}: a model file must be .tflite or .onnx")
+        if not path.is_file():
+            raise click.BadParameter(f"{value}: no such model file")
+        return str(path)
+    raise click.BadParameter(
+        f"unknown model {value!r}; choose from {', '.join(MODEL_NAMES)}, "
+        "or give the path of a .tflite/.onnx file"
+    )
+
+
+def _set_models_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    configure(models_dir=value)
+
+
+def _set_providers(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from greenroom.segmentation.backends import normalize_providers
+
+    try:
+        configure(providers=normalize_providers(value))
+    except GreenroomError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--models-dir and --provider: where registry models live, which ONNX providers run them.
+
+    They configure `load_segmenter`'s defaults for this invocation, so commands need no new
+    parameters.
+    """
+    decorators = [
+        click.option(
+            "--models-dir",
+            type=click.Path(file_okay=False),
+            expose_value=False,
+            callback=_set_models_dir,
+            help="Folder for downloaded models (default: $GREENROOM_MODELS, else the user "
+            "cache folder, e.g. ~/.cache/greenroom/models).",
+        ),
+        click.option(
+            "--provider",
+            metavar="NAME[,NAME]",
+            expose_value=False,
+            callback=_set_providers,
+            help="ONNX Runtime execution provider(s) for .onnx models: cpu (default), cuda, "
+            "tensorrt, coreml, directml, openvino.",
+        ),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
 
 
 def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --blur/--background/--color/--transparent/--mask/--model/--threads to a command."""
+    """Add --blur/--background/--color/--transparent/--mask/--model/--threads/--models-dir/
+    --provider to a command."""
     decorators = [
         click.option(
             "--blur",
@@ -63,9 +131,9 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--model",
             default="auto",
             show_default=True,
-            type=click.Choice(MODEL_NAMES),
-            help="Segmentation model; 'auto' picks MediaPipe's landscape model for wide frames "
-            "and the general one otherwise.",
+            metavar="NAME|PATH",
+            callback=validate_model,
+            help=MODEL_HELP,
         ),
         click.option(
             "--refine/--no-refine",
@@ -83,7 +151,7 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
-    return command
+    return model_options(command)
 
 
 def effect_from_options(

@@ -75,6 +75,8 @@ class Processor:
         self._refined = None
         if self.temporal is not None:
             self.temporal.reset()
+        if callable(getattr(self.segmenter, "reset", None)):  # recurrent models carry state
+            self.segmenter.reset()  # type: ignore[attr-defined]
 
     def matte_from_mask(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person.
