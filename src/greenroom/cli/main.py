@@ -13,6 +13,7 @@ from greenroom.cli.demo import demo
 from greenroom.cli.eval import eval_command
 from greenroom.cli.image import image
 from greenroom.cli.models import models
+from greenroom.cli.serve import serve
 from greenroom.cli.video import video
 from greenroom.errors import GreenroomError
 
@@ -32,6 +33,7 @@ cli.add_command(demo)
 cli.add_command(eval_command)
 cli.add_command(image)
 cli.add_command(models)
+cli.add_command(serve)
 cli.add_command(video)
 
 

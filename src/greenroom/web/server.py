@@ -1,0 +1,483 @@
+"""The aiohttp application: the page, WebRTC signalling over HTTP, uploads.
+
+Routes:
+    GET  /                        the page (a private session)
+    GET  /room/NAME               the page, joining room NAME
+    GET  /static/FILE             the page's script and style
+    GET  /gallery/ID.jpg          a built-in background picture
+    GET  /api/config              models, effects, gallery, limits, ICE servers
+    GET  /api/health              counts of sessions and rooms
+    POST /api/offer               {"sdp", "type": "offer", "room"?, "name"?, "model"?, "effect"?}
+                                  -> {"sdp", "type": "answer", "session", "slots"}
+    POST /api/session/ID/background   raw image bytes (<= 10 MB, <= 8000x8000) -> applied
+    POST /api/session/ID/close        leave now (the page sends it when unloaded)
+
+Every error is a JSON object `{"error": "..."}` with a 4xx/5xx status. Effect and model changes
+travel on the WebRTC data channel as JSON (see `signalling.parse_control`), and the server
+answers there with statistics every half second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import logging
+import os
+import ssl
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from importlib.resources import files
+from typing import Any
+
+import numpy as np
+from aiohttp import web
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from PIL import Image
+
+from greenroom.compositing import (
+    Blur,
+    ColorBackground,
+    Effect,
+    ImageBackground,
+    MaskOnly,
+    Passthrough,
+    Transparent,
+)
+from greenroom.errors import InputError
+from greenroom.pipeline.processor import Processor
+from greenroom.samples import rocket
+from greenroom.segmentation import MODEL_NAMES
+from greenroom.web.rooms import Room, RoomFull, Session
+from greenroom.web.signalling import (
+    EFFECTS,
+    MAX_BODY,
+    MAX_SLOTS,
+    BadRequest,
+    EffectSpec,
+    check_room,
+    parse_control,
+    parse_offer,
+)
+from greenroom.web.tracks import ProcessedTrack, SlotTrack
+from greenroom.web.uploads import MAX_SIDE, MAX_UPLOAD_BYTES, decode_upload
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+#: Most sessions served at once (each runs a model on the CPU).
+MAX_SESSIONS = 16
+#: Seconds allowed for applying an offer and gathering candidates.
+NEGOTIATION_TIMEOUT = 15.0
+
+STATIC_TYPES = {
+    "index.html": "text/html",
+    "app.js": "text/javascript",
+    "style.css": "text/css",
+}
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+}
+
+
+def gradient(width: int = 1280, height: int = 720) -> np.ndarray:
+    """A calm diagonal gradient (deep blue to teal), generated so it needs no file."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    t = (xs / width * 0.6 + ys / height * 0.4)[:, :, None]
+    top = np.array([24, 32, 96], np.float32)
+    bottom = np.array([32, 160, 150], np.float32)
+    return (top * (1 - t) + bottom * t).astype(np.uint8)
+
+
+def jpeg(image: np.ndarray, quality: int = 85) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def parse_ice_server(url: str) -> RTCIceServer:
+    """'stun:host:port' or 'turn:USER:PASS@host:port' -> RTCIceServer."""
+    scheme, sep, rest = url.partition(":")
+    if not sep or scheme not in ("stun", "stuns", "turn", "turns") or not rest:
+        raise InputError(f"ICE server {url!r}", "must look like stun:HOST:PORT or turn:HOST:PORT")
+    if "@" in rest:
+        credentials, host = rest.rsplit("@", 1)
+        username, _, password = credentials.partition(":")
+        return RTCIceServer(urls=f"{scheme}:{host}", username=username, credential=password)
+    return RTCIceServer(urls=url)
+
+
+class WebServer:
+    """State of one running server: sessions, rooms, gallery, the worker threads."""
+
+    def __init__(
+        self,
+        ice_servers: Iterable[str] = (),
+        workers: int | None = None,
+        processor_factory: Callable[[Effect, str], Processor] | None = None,
+    ) -> None:
+        self.ice_servers = [parse_ice_server(url) for url in ice_servers]
+        self.ice_urls = list(ice_servers)
+        self.workers = workers or max(2, min(4, os.cpu_count() or 2))
+        self.executor: ThreadPoolExecutor | None = None
+        self.processor_factory = processor_factory
+        self.sessions: dict[str, Session] = {}
+        self.rooms: dict[str, Room] = {}
+        self.pending = 0
+        self.tasks: set[asyncio.Task[Any]] = set()
+        rocket_image = rocket()
+        gradient_image = gradient()
+        self.gallery: dict[str, tuple[str, np.ndarray, bytes]] = {
+            "rocket": ("Rocket launch", rocket_image, jpeg(rocket_image)),
+            "gradient": ("Blue gradient", gradient_image, jpeg(gradient_image)),
+        }
+        package = files("greenroom.web") / "static"
+        self.static = {name: (package / name).read_bytes() for name in STATIC_TYPES}
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def session(self, request: web.Request) -> Session:
+        session = self.sessions.get(request.match_info["id"])
+        if session is None or session.closed:
+            raise BadRequest("no such session", status=404)
+        return session
+
+    def build_effect(self, spec: EffectSpec, session: Session | None) -> Effect:
+        if spec.kind == "blur":
+            return Blur(spec.strength)
+        if spec.kind == "color":
+            return ColorBackground(spec.color)
+        if spec.kind == "image":
+            if spec.image == "upload":
+                if session is None or session.upload is None:
+                    raise BadRequest("no background uploaded in this session yet")
+                return ImageBackground(session.upload)
+            if spec.image not in self.gallery:
+                raise BadRequest(f"no gallery picture {spec.image!r}")
+            return ImageBackground(self.gallery[spec.image][1])
+        if spec.kind == "transparent":
+            return Transparent()
+        if spec.kind == "mask":
+            return MaskOnly()
+        return Passthrough()
+
+    def _forget(self, session: Session) -> None:
+        self.sessions.pop(session.id, None)
+        room = session.room
+        if room.name is not None and not room.members and self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
+
+    # -- control channel ------------------------------------------------------------------------
+
+    def on_control(self, session: Session, message: object) -> None:
+        try:
+            kind, value = parse_control(message)
+            if kind == "ping":
+                session.send({"type": "pong", "t": value})
+                return
+            if session.processed is None:
+                raise BadRequest("no video yet")
+            if kind == "effect":
+                assert isinstance(value, EffectSpec)
+                session.processed.effect = self.build_effect(value, session)
+                session.effect_spec = value
+                session.send({"type": "effect", **value.as_dict()})
+            elif kind == "model":
+                session.processed.model = str(value)
+                session.send({"type": "model", "model": value})
+        except BadRequest as exc:
+            session.send({"type": "error", "error": exc.message})
+        except Exception as exc:  # noqa: BLE001 - a message must never take the server down
+            log.exception("control message failed")
+            session.send({"type": "error", "error": f"internal error: {exc}"})
+
+    # -- handlers -------------------------------------------------------------------------------
+
+    async def page(self, request: web.Request) -> web.Response:
+        if "name" in request.match_info:
+            check_room(request.match_info["name"])
+        return web.Response(
+            body=self.static["index.html"], content_type="text/html", headers=SECURITY_HEADERS
+        )
+
+    async def static_file(self, request: web.Request) -> web.Response:
+        name = request.match_info["file"]
+        if name not in self.static or name == "index.html":
+            raise web.HTTPNotFound()
+        return web.Response(
+            body=self.static[name], content_type=STATIC_TYPES[name], headers=SECURITY_HEADERS
+        )
+
+    async def gallery_file(self, request: web.Request) -> web.Response:
+        entry = self.gallery.get(request.match_info["id"])
+        if entry is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=entry[2], content_type="image/jpeg")
+
+    async def config(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "models": list(MODEL_NAMES),
+                "effects": list(EFFECTS),
+                "gallery": [
+                    {"id": key, "name": name, "url": f"/gallery/{key}.jpg"}
+                    for key, (name, _, _) in self.gallery.items()
+                ],
+                "iceServers": [{"urls": url} for url in self.ice_urls],
+                "maxSlots": MAX_SLOTS,
+                "limits": {"uploadBytes": MAX_UPLOAD_BYTES, "uploadSide": MAX_SIDE},
+            }
+        )
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "sessions": len(self.sessions),
+                "rooms": {name: len(room) for name, room in self.rooms.items()},
+            }
+        )
+
+    async def offer(self, request: web.Request) -> web.Response:
+        offer = parse_offer(await read_body(request, MAX_BODY))
+        if len(self.sessions) + self.pending >= MAX_SESSIONS:
+            raise BadRequest("the server is busy (too many sessions)", status=503)
+        if offer.room is not None:
+            room = self.rooms.get(offer.room) or Room(offer.room)
+        else:
+            room = Room(None)
+        try:
+            room.reserve()
+        except RoomFull as exc:
+            raise BadRequest(str(exc), status=409) from None
+        effect = self.build_effect(offer.effect, None)
+
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
+        session = Session(pc, room, offer.name)
+        self.pending += 1
+        try:
+            answer = await asyncio.wait_for(
+                self._negotiate(session, offer.sdp, effect, offer.model), NEGOTIATION_TIMEOUT
+            )
+        except BaseException as exc:
+            await session.close()
+            if isinstance(exc, BadRequest):
+                raise
+            if isinstance(exc, asyncio.TimeoutError):
+                raise BadRequest("negotiation timed out", status=504) from None
+            if isinstance(exc, Exception):
+                raise BadRequest(f"unusable offer: {exc}") from None
+            raise
+        finally:
+            self.pending -= 1
+        session.effect_spec = offer.effect
+        session.on_closed = self._forget
+        self.sessions[session.id] = session
+        if room.name is not None:
+            self.rooms[room.name] = room
+        try:
+            room.join(session)
+        except RoomFull as exc:  # filled up while we negotiated
+            await session.close()
+            raise BadRequest(str(exc), status=409) from None
+        if pc.connectionState in ("failed", "closed"):
+            self.spawn(session.close())
+        return web.json_response(
+            {
+                "sdp": answer.sdp,
+                "type": answer.type,
+                "session": session.id,
+                "name": session.name,
+                "room": room.name,
+                "slots": [slot.mid for slot in session.slots],
+            }
+        )
+
+    async def _negotiate(
+        self, session: Session, sdp: str, effect: Effect, model: str
+    ) -> RTCSessionDescription:
+        pc = session.pc
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            if pc.connectionState in ("failed", "closed"):
+                self.spawn(session.close())
+
+        @pc.on("datachannel")
+        def on_channel(channel: Any) -> None:
+            if session.channel is not None:  # one control channel per session
+                return
+            session.channel = channel
+            channel.on("message", lambda message: self.on_control(session, message))
+            channel.on("close", lambda: self.spawn(session.close()))
+            session.send_peers()
+            session.start_stats()
+
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+        video = [t for t in pc.getTransceivers() if t.kind == "video"]
+        if not video or getattr(video[0], "_offerDirection", "sendrecv") not in (
+            "sendrecv",
+            "sendonly",
+        ):
+            raise BadRequest("the offer must send a camera video track first")
+        processed = ProcessedTrack(
+            video[0].receiver.track,
+            self.executor or self._start_executor(),
+            effect,
+            model,
+            processor_factory=self.processor_factory,
+        )
+        session.publish(processed)
+        pc.addTrack(session.self_view)
+        for transceiver in video[1 : 1 + MAX_SLOTS]:
+            slot = SlotTrack(transceiver.mid)
+            sender = pc.addTrack(slot)
+            slot.on_switch = key_frame_request(sender)
+            session.slots.append(slot)
+        answer = await pc.createAnswer()
+        await pc.setLocalDescription(answer)
+        return pc.localDescription
+
+    def _start_executor(self) -> ThreadPoolExecutor:
+        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="greenroom-web")
+        return self.executor
+
+    async def upload(self, request: web.Request) -> web.Response:
+        session = self.session(request)
+        data = await read_body(request, MAX_UPLOAD_BYTES)
+        loop = asyncio.get_running_loop()
+        try:
+            image = await loop.run_in_executor(
+                self.executor or self._start_executor(), decode_upload, data
+            )
+        except InputError as exc:
+            status = 413 if "too large" in exc.problem else 415
+            raise BadRequest(exc.problem, status=status) from None
+        if session.closed:
+            raise BadRequest("no such session", status=404)
+        session.upload = image
+        spec = EffectSpec("image", image="upload")
+        if session.processed is not None:
+            session.processed.effect = self.build_effect(spec, session)
+            session.effect_spec = spec
+        return web.json_response({"ok": True, "width": image.shape[1], "height": image.shape[0]})
+
+    async def leave(self, request: web.Request) -> web.Response:
+        session = self.sessions.get(request.match_info["id"])
+        if session is not None:
+            await session.close()
+        return web.json_response({"ok": True})
+
+    async def shutdown(self, app: web.Application) -> None:
+        await asyncio.gather(*(s.close() for s in list(self.sessions.values())))
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def cleanup(self, app: web.Application) -> None:
+        if self.executor is not None:
+            executor, self.executor = self.executor, None
+            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+
+
+def key_frame_request(sender: Any) -> Callable[[], None]:
+    """Ask `sender`'s encoder for a key frame: a slot's new source must not be decoded against
+    the previous participant's frames. aiortc does this itself on a PLI; there is no public API.
+    """
+
+    def request() -> None:
+        if hasattr(sender, "_RTCRtpSender__force_keyframe"):
+            sender._RTCRtpSender__force_keyframe = True
+
+    return request
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The request body, refusing (413) anything over `limit` bytes without reading it all."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BadRequest(f"request too large (limit {limit:,} bytes)", status=413)
+    chunks, total = [], 0
+    async for chunk in request.content.iter_any():
+        total += len(chunk)
+        if total > limit:
+            raise BadRequest(f"request too large (limit {limit:,} bytes)", status=413)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Any) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return json_error(exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_error(exc.status, exc.reason)
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception:  # noqa: BLE001 - one bad request must not take the server down
+        log.exception("request %s %s failed", request.method, request.path)
+        return json_error(500, "internal server error")
+
+
+SERVER_KEY = web.AppKey("greenroom", WebServer)
+
+
+def create_app(
+    ice_servers: Iterable[str] = (),
+    workers: int | None = None,
+    processor_factory: Callable[[Effect, str], Processor] | None = None,
+) -> web.Application:
+    """The aiohttp application; `app[SERVER_KEY]` is its `WebServer`."""
+    server = WebServer(ice_servers, workers, processor_factory)
+    app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_UPLOAD_BYTES + 1)
+    app[SERVER_KEY] = server
+    app.router.add_get("/", server.page)
+    app.router.add_get("/room/{name}", server.page)
+    app.router.add_get("/static/{file}", server.static_file)
+    app.router.add_get("/gallery/{id}.jpg", server.gallery_file)
+    app.router.add_get("/api/config", server.config)
+    app.router.add_get("/api/health", server.health)
+    app.router.add_post("/api/offer", server.offer)
+    app.router.add_post("/api/session/{id}/background", server.upload)
+    app.router.add_post("/api/session/{id}/close", server.leave)
+    app.on_shutdown.append(server.shutdown)
+    app.on_cleanup.append(server.cleanup)
+    return app
+
+
+def ssl_context(certfile: str | None, keyfile: str | None) -> ssl.SSLContext | None:
+    if certfile is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+def run(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    ice_servers: Iterable[str] = (),
+    ssl_context: ssl.SSLContext | None = None,
+    print_: Callable[[str], None] = print,
+) -> None:
+    """Serve until Ctrl-C."""
+    app = create_app(ice_servers)
+    with contextlib.suppress(KeyboardInterrupt):
+        web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=print_)

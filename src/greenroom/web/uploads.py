@@ -1,0 +1,75 @@
+"""Uploaded background pictures: decoded from bytes in memory, with hard limits.
+
+The checks mirror `sources.images.read_image`, but work on bytes and are stricter, because the
+bytes come from the network: at most `MAX_UPLOAD_BYTES`, at most `MAX_SIDE` pixels a side, the
+type decided by decoding (never by a file name or a content type), and the size checked from the
+header before any pixels are decoded, so a decompression bomb costs nothing. Nothing is written
+to disk; the decoded picture is also scaled down to at most `STORE_SIDE` a side, since it only
+ever covers a video frame.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from greenroom.errors import InputError
+from greenroom.sources.images import pil_to_rgb
+
+#: Largest upload accepted, in bytes.
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+#: Largest width or height accepted, in pixels.
+MAX_SIDE = 8000
+#: Longest side kept in memory after decoding (a background only covers a video frame).
+STORE_SIDE = 1920
+#: Formats Pillow may try: the usual photo formats, nothing exotic.
+FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
+
+
+def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
+    """Decode uploaded image bytes to an RGB uint8 array, or raise `InputError`."""
+    if not data:
+        raise InputError(name, "empty upload (0 bytes)")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise InputError(
+            name, f"upload too large: {len(data):,} bytes (limit {MAX_UPLOAD_BYTES:,})"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+                width, height = image.size
+                if width == 0 or height == 0:
+                    raise InputError(name, f"image has zero size ({width}x{height})")
+                if width > MAX_SIDE or height > MAX_SIDE:
+                    raise InputError(
+                        name,
+                        f"image is too large: {width}x{height} pixels "
+                        f"(limit {MAX_SIDE}x{MAX_SIDE})",
+                    )
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                rgb = pil_to_rgb(image)
+    except InputError:
+        raise
+    except Image.DecompressionBombError:
+        raise InputError(name, f"image is too large (limit {MAX_SIDE}x{MAX_SIDE})") from None
+    except UnidentifiedImageError:
+        raise InputError(name, "not an image, or an image format that cannot be read") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InputError(name, f"corrupt or truncated image ({exc})") from None
+    return shrink(rgb, STORE_SIDE)
+
+
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """Scale `image` down so its longest side is at most `side` (never up)."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
