@@ -1,0 +1,917 @@
+"""Video pipeline speed: greenroom's file and live paths against the floor and a naive loop.
+
+One run, one process, so the ratios are comparable even on a noisy shared machine:
+
+1. file throughput of `convert_video` (default model, default blur, x264 preset veryfast);
+2. the floor: the same clip through decode + encode alone (VideoFileSource -> VideoFileSink);
+3. the naive tutorial loop: cv2.VideoCapture -> MediaPipe SelfieSegmentation -> np.where over a
+   full-resolution 55x55 GaussianBlur -> cv2.VideoWriter (mp4v);
+4. CPU seconds per frame of each (process CPU time: every thread of the process);
+5. the live path as `greenroom camera --source clip.mp4 --loop --realtime` runs it, into a null
+   virtual camera: frames/s, capture-to-output latency, drops, CPU with and without the decoder
+   that feeds it;
+6. resident memory over 10,000 frames of a looped 640x360 clip.
+
+The clips are generated in a temporary folder (or --workdir) with PyAV: the DAVIS "dance-twirl"
+frames from ../shared/data when present (a real dancer, 854x480, scaled up), else the astronaut
+sample moving over a textured background; 30 fps H.264 with an AAC track. Prints a Markdown table
+and writes it to docs/benchmarks-video.md.
+
+    .venv/bin/python benchmarks/bench_video.py            # the full run (5-6 min on 2 cores)
+    .venv/bin/python benchmarks/bench_video.py --quick    # 720p, short parts, ~1 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shlex
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's graph logs, for the naive loop
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import av  # noqa: E402
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from greenroom.cli.options import effect_from_options  # noqa: E402
+from greenroom.compositing import DEFAULT_BLUR, cover_resize  # noqa: E402
+from greenroom.frames import FrameItem  # noqa: E402
+from greenroom.pipeline import Processor  # noqa: E402
+from greenroom.pipeline.stats import PipelineStats  # noqa: E402
+from greenroom.pipeline.stream import StreamPipeline  # noqa: E402
+from greenroom.pipeline.video import convert_video  # noqa: E402
+from greenroom.samples import astronaut  # noqa: E402
+from greenroom.sinks.virtualcam import VirtualCameraSink  # noqa: E402
+from greenroom.sources.live_file import LiveFileSource  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DAVIS = ROOT.parent / "shared" / "data" / "davis-dance-twirl" / "images"
+SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
+MEMORY_SIZE = (640, 360)
+FPS = 30
+PRESET = "veryfast"
+PARTS = ("file", "naive", "live", "memory")
+
+# Targets from the issue.
+TARGET_FLOOR_RATIO = 0.6
+TARGET_NAIVE_RATIO = 3.0
+TARGET_LIVE_CPU = 50.0  # % of one core, net of the decoder feeding the source
+TARGET_LIVE_P95 = 25.0  # ms
+
+
+# -- clips -------------------------------------------------------------------------------------
+
+
+def _texture(width: int, height: int) -> np.ndarray:
+    """A busy, deterministic background (blobs, stripes, noise), so the encoder works for real."""
+    rng = np.random.default_rng(7)
+    noise = rng.integers(0, 256, (height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+    blobs = cv2.resize(cv2.GaussianBlur(noise, (0, 0), 2), (width, height))
+    yy, xx = np.mgrid[0:height, 0:width]
+    stripes = (((xx // 24 + yy // 24) % 2) * 40).astype(np.uint8)[:, :, None]
+    grain = rng.integers(0, 24, (height, width, 3), dtype=np.uint8)
+    return cv2.add(cv2.add(blobs, stripes.repeat(3, 2)), grain)
+
+
+class PersonFrames:
+    """Frame i of a clip with a real person in it, at any size."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width, self.height = width, height
+        paths = sorted(DAVIS.glob("*.jpg")) if DAVIS.is_dir() else []
+        self.davis = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in paths]
+        if not self.davis:
+            # The astronaut moves across a panning textured background.
+            self.background = _texture(width + width // 4, height)
+            side = int(height * 0.8)
+            self.person = cv2.resize(astronaut(), (side, side), interpolation=cv2.INTER_AREA)
+
+    @staticmethod
+    def description() -> str:
+        if DAVIS.is_dir() and any(DAVIS.glob("*.jpg")):
+            return "DAVIS 2017 dance-twirl (a real dancer, 854x480 frames played back and forth)"
+        return "the astronaut sample photo moving over a textured background"
+
+    def __call__(self, i: int) -> np.ndarray:
+        if self.davis:
+            n = len(self.davis)
+            k = i % (2 * n - 2) if n > 1 else 0  # back and forth: no jump at the end
+            return cover_resize(self.davis[k if k < n else 2 * n - 2 - k], self.width, self.height)
+        w, h = self.width, self.height
+        shift = int((w // 4) * (0.5 + 0.5 * np.sin(i / 40)))
+        frame = np.ascontiguousarray(self.background[:, shift : shift + w])
+        side = self.person.shape[0]
+        x = int((w - side) * (0.5 + 0.4 * np.sin(i / 25)))
+        y = h - side
+        frame[y:, x : x + side] = self.person
+        return frame
+
+
+def make_clip(path: Path, width: int, height: int, frames: int) -> str:
+    """A 30 fps H.264 (crf 18) + AAC clip of `frames` frames; returns what it shows."""
+    source = PersonFrames(width, height)
+    rate, chunk = 48000, 1024
+    total = frames * rate // FPS
+    t = np.arange(total, dtype=np.float32) / rate
+    tone = (0.2 * np.sin(2 * np.pi * 440.0 * t)).astype(np.float32)
+    tone = np.ascontiguousarray(np.stack([tone, tone]))
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=FPS)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"preset": "veryfast", "crf": "18"}
+        sound = out.add_stream("aac", rate=rate, layout="stereo")
+        done = 0
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(source(i), format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, FPS)
+            out.mux(video.encode(frame))
+            until = min(total, (i + 1) * rate // FPS)
+            while done < until:
+                block = np.ascontiguousarray(tone[:, done : done + chunk])
+                af = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
+                af.sample_rate, af.pts, af.time_base = rate, done, Fraction(1, rate)
+                out.mux(sound.encode(af))
+                done += block.shape[1]
+        out.mux(video.encode(None))
+        out.mux(sound.encode(None))
+    return source.description()
+
+
+# -- measuring ---------------------------------------------------------------------------------
+
+
+def busy_seconds() -> float:
+    """CPU seconds spent so far by every process on the machine (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return float("nan")
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
+class Meter:
+    """Over a span: wall time, this process's CPU (all threads) and page faults, others' CPU."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu, self.busy = time.perf_counter(), time.process_time(), busy_seconds()
+        self.faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+    def read(self) -> tuple[float, float, float]:
+        """(wall s, own CPU s, others' average load in cores) since construction."""
+        wall = time.perf_counter() - self.wall
+        cpu = time.process_time() - self.cpu
+        others = max(0.0, (busy_seconds() - self.busy - cpu) / wall) if wall > 0 else 0.0
+        return wall, cpu, others
+
+    def page_faults(self) -> int:
+        """Minor page faults of this process since construction (fresh memory being touched)."""
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - self.faults
+
+
+@dataclass
+class Run:
+    """One timed run: frames, wall seconds, process CPU seconds (all threads), others' load."""
+
+    frames: int
+    wall: float
+    cpu: float
+    others: float  # average cores busy with other processes during the run
+    faults: int = 0  # minor page faults
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.wall
+
+    @property
+    def cpu_per_frame_ms(self) -> float:
+        return 1000 * self.cpu / self.frames
+
+
+def timed(function: Callable[[], tuple[int, dict[str, float]]]) -> Run:
+    meter = Meter()
+    frames, stages = function()
+    return Run(frames, *meter.read(), meter.page_faults(), stages)
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run with the median frames/s (of an even number, the slower middle one)."""
+    return sorted(runs, key=lambda r: r.fps)[(len(runs) - 1) // 2]
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def wait_for_quiet(limit: float, threshold: float = 0.25) -> float:
+    """Wait (up to `limit` s) for a second in which other processes use < `threshold` cores."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        meter = Meter()
+        time.sleep(1.0)
+        if meter.read()[2] < threshold:
+            break
+    return time.perf_counter() - started
+
+
+# -- 1. greenroom file, 2. floor, 3. naive -------------------------------------------------------
+
+
+def cli_processor() -> Processor:
+    """The processor `greenroom video/camera --blur` builds: default model, default blur."""
+    effect = effect_from_options(DEFAULT_BLUR, None, None, False, False)
+    return Processor(effect, model="auto", num_threads=None)
+
+
+def describe_processor(processor: Processor) -> str:
+    """What the processor runs per frame, including any matte refinement it has by default."""
+    parts = [f"model {getattr(processor.segmenter, 'name', '?')}"]
+    for attribute in ("refiner", "temporal", "skipper"):
+        value = getattr(processor, attribute, None)
+        if value is not None:
+            parts.append(f"{attribute} {type(value).__name__}")
+    effect = processor.effect
+    parts.append(f"effect {type(effect).__name__}({getattr(effect, 'strength', '')})")
+    return ", ".join(parts)
+
+
+class PassThrough:
+    """A stand-in processor that does nothing, so the floor runs greenroom's own pipeline."""
+
+    _mask = np.zeros((1, 1), np.float32)
+
+    def segment(self, frame: np.ndarray) -> np.ndarray:
+        return self._mask
+
+    def composite(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
+        return frame
+
+
+def run_convert(
+    processor: object, clip: Path, out: Path, preset: str = PRESET
+) -> tuple[int, dict[str, float]]:
+    """What `greenroom video clip.mp4 -o out.mp4 --blur` does, minus the progress bar."""
+    result = convert_video(clip, out, processor, preset=preset)  # type: ignore[arg-type]
+    stages = {name: series.mean_ms for name, series in result.stats.stages.items()}
+    return result.stats.frames_out, stages
+
+
+def naive_model():  # noqa: ANN201 - mediapipe has no type hints
+    import mediapipe as mp  # only here: it is slow to import and starts its own threads
+
+    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
+
+
+def run_naive(model, clip: Path, out: Path) -> tuple[int, dict[str, float]]:  # noqa: ANN001
+    """The loop most tutorials show (it loses the audio and the exact timestamps on the way).
+
+    With `model=None` it only decodes and encodes: the naive loop's own floor.
+    """
+    capture = cv2.VideoCapture(str(clip))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    size = (int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    frames = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        if model is not None:
+            mask = model.process(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)).segmentation_mask
+            frame = np.where(mask[..., None] > 0.5, frame, cv2.GaussianBlur(frame, (55, 55), 0))
+        writer.write(frame)
+        frames += 1
+    capture.release()
+    writer.release()
+    return frames, {}
+
+
+# -- 5. live -------------------------------------------------------------------------------------
+
+
+class NullCamera:
+    """Stands in for pyvirtualcam.Camera: takes the frames, sends them nowhere."""
+
+    def __init__(self, **kwargs: object) -> None:
+        self.device = "null"
+
+    def send(self, frame: np.ndarray) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class LiveResult:
+    seconds: float
+    frames_in: int
+    frames_out: int
+    dropped: int
+    latency_median: float
+    latency_p95: float
+    cpu_gross: float  # % of one core, the whole process
+    cpu_source: float  # % of one core, the source alone paced the same way
+    others: float  # cores used by other processes during the pipeline run
+    faults: int  # minor page faults during the pipeline run
+    stages: dict[str, float]
+
+    @property
+    def fps(self) -> float:
+        return self.frames_out / self.seconds
+
+    @property
+    def cpu_net(self) -> float:
+        return self.cpu_gross - self.cpu_source
+
+
+def run_live(processor: Processor, clip: Path, seconds: float) -> LiveResult:
+    """`greenroom camera --source clip --loop --realtime` into a null virtual camera.
+
+    Built like the command builds it (LiveFileSource, StreamPipeline(live=True), the virtual
+    camera sink, stop from the output callback); then the source alone, paced the same way for
+    as long, to know what the decoder that stands in for a camera costs.
+    """
+    source = LiveFileSource(clip, loop=True, realtime=True)
+    sink = VirtualCameraSink(source.width, source.height, source.fps, camera_factory=NullCamera)
+    stop = threading.Event()
+    deadline = time.perf_counter() + seconds
+
+    def after_each(item: FrameItem, current: PipelineStats) -> None:
+        if time.perf_counter() >= deadline:
+            stop.set()
+
+    stats = PipelineStats()
+    pipeline = StreamPipeline(
+        processor, source, sink, live=True, stats=stats, stop=stop, on_output=after_each
+    )
+    meter = Meter()
+    pipeline.run()
+    _, cpu, others = meter.read()
+    faults = meter.page_faults()
+    source.close()
+
+    alone = LiveFileSource(clip, loop=True, realtime=True)
+    meter = Meter()
+    for _item in alone:
+        if time.perf_counter() - meter.wall >= stats.elapsed:
+            break
+    wall_alone, cpu_alone, _ = meter.read()
+    alone.close()
+    return LiveResult(
+        seconds=stats.elapsed,
+        frames_in=stats.frames_in,
+        frames_out=stats.frames_out,
+        dropped=stats.total_dropped,
+        latency_median=stats.latency.percentile_ms(50),
+        latency_p95=stats.latency.percentile_ms(95),
+        cpu_gross=100 * cpu / stats.elapsed,
+        cpu_source=100 * cpu_alone / wall_alone,
+        others=others,
+        faults=faults,
+        stages={name: series.mean_ms for name, series in stats.stages.items()},
+    )
+
+
+# -- 6. memory -----------------------------------------------------------------------------------
+
+
+@dataclass
+class MemoryResult:
+    samples: list[tuple[int, float]]  # (frames out, RSS MB)
+    seconds: float
+    others: float
+
+    def at(self, frames: int) -> float:
+        return min(self.samples, key=lambda s: abs(s[0] - frames))[1]
+
+
+class NullSink:
+    def write(self, item: FrameItem) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def run_memory(processor: Processor, clip: Path, frames: int, every: int) -> MemoryResult:
+    """The pipeline over `frames` frames of a looped clip, RSS sampled every `every` frames.
+
+    File mode (blocking queues, as fast as it goes), so every frame passes every stage; the
+    source reopens the clip at each loop, as `--loop` does.
+    """
+    source = LiveFileSource(clip, loop=True, realtime=False)
+    stop = threading.Event()
+    samples = [(0, rss_mb())]
+
+    def after_each(item: FrameItem, stats: PipelineStats) -> None:
+        if stats.frames_out % every == 0:
+            samples.append((stats.frames_out, rss_mb()))
+        if stats.frames_out >= frames:
+            stop.set()
+
+    meter = Meter()
+    StreamPipeline(processor, source, NullSink(), live=False, stop=stop, on_output=after_each).run()
+    wall, _, others = meter.read()
+    source.close()
+    return MemoryResult(samples, wall, others)
+
+
+# -- fresh processes for the live and memory runs --------------------------------------------------
+
+
+def in_child(part: str, clip: Path, args: argparse.Namespace) -> dict[str, object]:
+    """Run one part in a fresh Python process, as the `greenroom camera` command would be.
+
+    A fresh process measures the CPU, page faults and resident memory of the live pipeline
+    alone: not MediaPipe's framework (loaded here for the naive rows) nor the allocator state
+    left behind by the file runs.
+    """
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--child", part, "--clip", str(clip),
+        "--live-seconds", str(args.live_seconds), "--memory-frames", str(args.memory_frames),
+        "--memory-every", str(args.memory_every),
+    ]
+    done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def child_main(args: argparse.Namespace) -> None:
+    processor = cli_processor()
+    result: LiveResult | MemoryResult
+    if args.child == "live":
+        result = run_live(processor, args.clip, args.live_seconds)
+    else:
+        result = run_memory(processor, args.clip, args.memory_frames, args.memory_every)
+    processor.close()
+    print(json.dumps(asdict(result)))
+
+
+# -- report --------------------------------------------------------------------------------------
+
+KINDS = {
+    "greenroom": "greenroom `convert_video`: decode, segment, blur, encode (x264)",
+    "floor": "floor: decode + encode only, same pipeline and encoder settings",
+    "naive": "naive loop: VideoCapture, MediaPipe, 55x55 blur, np.where, VideoWriter mp4v",
+    "naive-floor": "naive loop's own decode + encode (VideoCapture -> VideoWriter mp4v)",
+}
+
+
+def verdict(value: float, target: float, higher_is_better: bool) -> str:
+    met = value >= target if higher_is_better else value < target
+    return "met" if met else "**missed**"
+
+
+def file_table(args: argparse.Namespace, results: dict[str, dict[str, Run]]) -> list[str]:
+    sizes = list(results)
+    lines = [
+        f"### File: `greenroom video IN -o OUT --blur`, {args.frames}-frame clips, "
+        + (f"median of {args.repeat} interleaved runs" if args.repeat > 1 else "one run each"),
+        "",
+        "| row | "
+        + " | ".join(f"{s} frames/s | {s} CPU ms/frame | {s} others' load" for s in sizes)
+        + " |",
+        "|---|" + "---:|---:|---:|" * len(sizes),
+    ]
+    kinds = list(KINDS.items())
+    for kind in results[sizes[0]]:
+        if kind.startswith("greenroom@"):  # right after the main greenroom row
+            kinds.insert(1, (kind, f"greenroom, x264 preset {kind.partition('@')[2]}"))
+    for kind, label in kinds:
+        if all(kind in results[s] for s in sizes):
+            cells = " | ".join(
+                f"{results[s][kind].fps:.1f} | {results[s][kind].cpu_per_frame_ms:.1f} | "
+                f"{results[s][kind].others:.2f}"
+                for s in sizes
+            )
+            lines.append(f"| {label} | {cells} |")
+    for kind, target in (("floor", TARGET_FLOOR_RATIO), ("naive", TARGET_NAIVE_RATIO)):
+        if all(kind in results[s] for s in sizes):
+            cells = []
+            for s in sizes:
+                ratio = results[s]["greenroom"].fps / results[s][kind].fps
+                cells.append(f"**{ratio:.2f}** ({verdict(ratio, target, True)}) | |")
+            label = f"greenroom / {kind} frames/s (target >= {target:g})"
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    for kind in results[sizes[0]]:
+        if kind.startswith("greenroom@") and all("naive" in results[s] for s in sizes):
+            cells = [f"{results[s][kind].fps / results[s]['naive'].fps:.2f} | |" for s in sizes]
+            label = f"greenroom preset {kind.partition('@')[2]} / naive frames/s"
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    pairs = (("greenroom", "floor"), ("naive", "naive-floor"))
+    if all(a in results[s] and b in results[s] for s in sizes for a, b in pairs):
+        cells = []
+        for s in sizes:
+            cpu = {kind: run.cpu_per_frame_ms for kind, run in results[s].items()}
+            ours = cpu["greenroom"] - cpu["floor"]
+            theirs = cpu["naive"] - cpu["naive-floor"]
+            cells.append(f"{ours:.1f} vs {theirs:.1f} | |")
+        lines.append(
+            "| CPU ms/frame of the effect alone (row minus its floor): greenroom vs naive | "
+            + " | ".join(cells) + " |"
+        )
+    lines += [
+        "",
+        "Mean wall ms per frame in each stage of the greenroom and floor runs (the stages run in "
+        "threads that share the 2 cores, so they overlap and each is slower than alone):",
+        "",
+        "| stage | " + " | ".join(f"{s} greenroom | {s} floor" for s in sizes) + " |",
+        "|---|" + "---:|---:|" * len(sizes),
+    ]
+    for stage, label in (
+        ("segment", "segment (model)"),
+        ("composite", "composite (matte + blur + blend)"),
+        ("output", "output (RGB -> YUV, x264, mux)"),
+    ):
+        cells = " | ".join(
+            f"{results[s]['greenroom'].stages.get(stage, 0.0):.1f} | "
+            f"{results[s]['floor'].stages.get(stage, 0.0):.1f}"
+            for s in sizes
+            if "floor" in results[s]
+        )
+        lines.append(f"| {label} | {cells} |")
+    cells = " | ".join(
+        f"{results[s]['greenroom'].faults / results[s]['greenroom'].frames:.0f} | "
+        f"{results[s]['floor'].faults / results[s]['floor'].frames:.0f}"
+        for s in sizes
+        if "floor" in results[s]
+    )
+    lines += [f"| minor page faults per frame (whole process) | {cells} |", ""]
+    return lines
+
+
+def live_table(live: LiveResult) -> list[str]:
+    stages = ", ".join(f"{name} {ms:.1f}" for name, ms in live.stages.items())
+    return [
+        f"### Live: `greenroom camera --source clip.mp4 --loop --realtime`, 720p {FPS} fps, "
+        f"{live.seconds:.0f} s into a null virtual camera",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---|",
+        f"| frames/s delivered | {live.fps:.1f} | {FPS} offered |",
+        f"| capture-to-output latency, median | {live.latency_median:.1f} ms | |",
+        f"| capture-to-output latency, p95 | **{live.latency_p95:.1f} ms** | < "
+        f"{TARGET_LIVE_P95:g} ms: {verdict(live.latency_p95, TARGET_LIVE_P95, False)} |",
+        f"| frames dropped (of {live.frames_in} captured) | {live.dropped} | |",
+        f"| CPU, gross (the whole process) | {live.cpu_gross:.0f}% of one core | |",
+        f"| CPU, the source alone (decode + pacing) | {live.cpu_source:.0f}% of one core | |",
+        f"| CPU, net of the source | **{live.cpu_net:.0f}% of one core** | < "
+        f"{TARGET_LIVE_CPU:g}%: {verdict(live.cpu_net, TARGET_LIVE_CPU, False)} |",
+        f"| mean wall ms per stage | {stages} | |",
+        f"| minor page faults per frame | {live.faults / max(live.frames_in, 1):.0f} | |",
+        f"| others' load during the run | {live.others:.2f} cores | |",
+        "",
+    ]
+
+
+def memory_table(memory: MemoryResult) -> list[str]:
+    last = memory.samples[-1][0]
+    first, half = min(1000, last), last // 2
+    growth = memory.at(last) - memory.at(first)
+    per_frame = 1024 * growth / max(last - first, 1)
+    series = ", ".join(f"{n}: {mb:.0f}" for n, mb in memory.samples)
+    return [
+        f"### Memory: {last} frames of a looped {MEMORY_SIZE[0]}x{MEMORY_SIZE[1]} clip, null sink "
+        f"({memory.seconds:.0f} s, {last / memory.seconds:.0f} frames/s, others' load "
+        f"{memory.others:.2f} cores)",
+        "",
+        "| measure | RSS |",
+        "|---|---:|",
+        f"| after {first} frames | {memory.at(first):.1f} MB |",
+        f"| after {last} frames | {memory.at(last):.1f} MB |",
+        f"| growth from {first} to {last} frames | **{growth:+.1f} MB** "
+        f"({per_frame:+.2f} KB/frame) |",
+        f"| growth over the second half, {half} to {last} frames | "
+        f"{memory.at(last) - memory.at(half):+.1f} MB |",
+        "",
+        f"Every sample (frames: MB): {series}.",
+        "",
+    ]
+
+
+def targets(
+    results: dict[str, dict[str, Run]], live: LiveResult | None, memory: MemoryResult | None
+) -> list[str]:
+    """One line per target of the issue: the value, met or missed, and by how much."""
+    lines = ["### Targets", ""]
+    for kind, target in (("floor", TARGET_FLOOR_RATIO), ("naive", TARGET_NAIVE_RATIO)):
+        for size, rows in results.items():
+            if kind in rows:
+                ratio = rows["greenroom"].fps / rows[kind].fps
+                gap = f"{ratio - target:+.2f}" if ratio >= target else f"{ratio / target - 1:+.0%}"
+                lines.append(f"- greenroom / {kind} at {size}: {ratio:.2f} (target >= {target:g}): "
+                             f"{verdict(ratio, target, True)}, {gap}")
+    if live is not None:
+        lines.append(f"- live net CPU: {live.cpu_net:.0f}% of one core (target < "
+                     f"{TARGET_LIVE_CPU:g}%): {verdict(live.cpu_net, TARGET_LIVE_CPU, False)}, "
+                     f"{live.cpu_net - TARGET_LIVE_CPU:+.0f} points")
+        lines.append(f"- live p95 latency: {live.latency_p95:.1f} ms (target < {TARGET_LIVE_P95:g} "
+                     f"ms): {verdict(live.latency_p95, TARGET_LIVE_P95, False)}, "
+                     f"{live.latency_p95 - TARGET_LIVE_P95:+.1f} ms")
+    if memory is not None:
+        last = memory.samples[-1][0]
+        first, half = min(1000, last), last // 2
+        lines.append(f"- memory: {memory.at(first):.0f} MB after {first} frames, "
+                     f"{memory.at(last):.0f} MB after {last} "
+                     f"({memory.at(last) - memory.at(first):+.1f} MB; "
+                     f"{memory.at(last) - memory.at(half):+.1f} MB over the second half)")
+    return [*lines, ""]
+
+
+def report(
+    args: argparse.Namespace,
+    results: dict[str, dict[str, Run]],
+    live: LiveResult | None,
+    memory: MemoryResult | None,
+) -> str:
+    lines = targets(results, live, memory)
+    if results:
+        lines += file_table(args, results)
+    if live is not None:
+        lines += live_table(live)
+    if memory is not None:
+        lines += memory_table(memory)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def machine() -> str:
+    load = "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg())
+    codec = ".".join(map(str, av.library_versions["libavcodec"]))
+    return (
+        f"{platform.machine()}, {os.cpu_count()} CPUs, no GPU, {load}; Python "
+        f"{platform.python_version()}, PyAV {av.__version__} (libavcodec {codec}), OpenCV "
+        f"{cv2.__version__}, numpy {np.__version__}"
+    )
+
+
+def revision() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (read-only git calls)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        return "unknown commit"
+    return f"commit {head}" + (" with uncommitted changes in src/" if dirty else "")
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="720p,1080p",
+                        help="comma-separated file sizes, from: " + ", ".join(SIZES))
+    parser.add_argument("--frames", type=int, default=300, help="frames per file clip (300)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="file runs per row, interleaved; the median is reported (1)")
+    parser.add_argument("--live-seconds", type=float, default=20.0, help="live run length (20)")
+    parser.add_argument("--memory-frames", type=int, default=10_000,
+                        help="frames for the memory run (10000)")
+    parser.add_argument("--memory-every", type=int, default=500, help="RSS sampling period")
+    parser.add_argument("--skip", action="append", default=[], choices=PARTS,
+                        help="leave out a part (repeatable): file runs, the naive rows, "
+                        "the live run, the memory run")
+    parser.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                        help="before each run, wait up to this long for other processes to go "
+                        "quiet (default 0: don't wait)")
+    parser.add_argument("--also-preset", action="append", default=[], metavar="PRESET",
+                        help="add a greenroom row with this x264 preset (repeatable), e.g. "
+                        "ultrafast, to see what the encoder costs")
+    parser.add_argument("--quick", action="store_true",
+                        help="720p only, 90 frames, 5 s live, 2,000 memory frames (~1 min)")
+    parser.add_argument("--workdir", type=Path,
+                        help="keep the generated clips here and reuse them on later runs")
+    parser.add_argument("--output", type=Path,
+                        help="Markdown file to write (default: docs/benchmarks-video.md, except "
+                        "with --quick, --sizes or --skip, which write nothing unless asked)")
+    parser.add_argument("--child", choices=("live", "memory"), help=argparse.SUPPRESS)
+    parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return args
+    partial = args.quick or args.skip or args.sizes != "720p,1080p"
+    if args.quick:
+        args.sizes, args.frames = "720p", 90
+        args.live_seconds, args.memory_frames = 5.0, 2000
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [s for s in args.sizes if s not in SIZES]
+    if unknown:
+        parser.error(f"unknown size(s) {unknown}; choose from {', '.join(SIZES)}")
+    if "file" in args.skip:
+        args.sizes = []
+    if args.output is None and not partial:
+        args.output = ROOT / "docs" / "benchmarks-video.md"
+    return args
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.child:
+        child_main(args)
+        return
+    command = " ".join([".venv/bin/python benchmarks/bench_video.py",
+                        *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    started = time.perf_counter()
+    header = machine()
+    with tempfile.TemporaryDirectory(prefix="greenroom-bench-") as temp:
+        work = args.workdir or Path(temp)
+        work.mkdir(parents=True, exist_ok=True)
+        out = Path(temp)  # outputs are always thrown away
+        content = PersonFrames.description()
+
+        def clip(width: int, height: int, frames: int) -> Path:
+            path = work / f"clip-{width}x{height}-{frames}.mp4"
+            if not path.exists():
+                log(f"making {path.name}")
+                partial = path.with_suffix(".part.mp4")
+                make_clip(partial, width, height, frames)
+                partial.rename(path)
+            return path
+
+        def settle() -> None:
+            if args.settle > 0:
+                waited = wait_for_quiet(args.settle)
+                if waited > 1.5:
+                    log(f"waited {waited:.0f} s for other processes to go quiet")
+
+        processor = cli_processor()
+        clips = {size: clip(*SIZES[size], args.frames) for size in args.sizes}
+        model = naive_model() if args.sizes and "naive" not in args.skip else None
+        for size in args.sizes:  # load the models for this frame shape before timing
+            frame = PersonFrames(*SIZES[size])(0)
+            processor.process(frame)
+            if model is not None:
+                model.process(frame)
+
+        runs: dict[str, dict[str, list[Run]]] = {size: {} for size in args.sizes}
+        for round_ in range(args.repeat):
+            for size in args.sizes:  # interleaved, so a slow spell hits every row alike
+                path = clips[size]
+                jobs: dict[str, Callable[[], tuple[int, dict[str, float]]]] = {
+                    "greenroom": lambda p=path: run_convert(processor, p, out / "greenroom.mp4"),
+                    "floor": lambda p=path: run_convert(PassThrough(), p, out / "floor.mp4"),
+                }
+                for preset in args.also_preset:
+                    jobs[f"greenroom@{preset}"] = lambda p=path, x=preset: run_convert(
+                        processor, p, out / "greenroom-x.mp4", x
+                    )
+                if model is not None:
+                    jobs["naive"] = lambda p=path: run_naive(model, p, out / "naive.mp4")
+                    jobs["naive-floor"] = lambda p=path: run_naive(None, p, out / "naive0.mp4")
+                for kind, job in jobs.items():
+                    settle()
+                    run = timed(job)
+                    runs[size].setdefault(kind, []).append(run)
+                    log(f"[{time.perf_counter() - started:4.0f} s] round {round_ + 1}/"
+                        f"{args.repeat} {size} {kind}: {run.frames} frames, {run.fps:.1f} fps, "
+                        f"{run.cpu_per_frame_ms:.1f} CPU ms/frame, others {run.others:.2f} cores")
+        results = {size: {k: median_run(r) for k, r in runs[size].items()} for size in runs}
+        if model is not None:
+            model.close()
+
+        described = describe_processor(processor)
+        processor.close()
+        live = None
+        if "live" not in args.skip:
+            settle()
+            live_clip = clips.get("720p") or clip(*SIZES["720p"], args.frames)
+            log(f"[{time.perf_counter() - started:4.0f} s] live: {args.live_seconds:g} s at "
+                "720p, then the source alone as long")
+            live = LiveResult(**in_child("live", live_clip, args))  # type: ignore[arg-type]
+            log(f"live: {live.fps:.1f} fps, p95 {live.latency_p95:.1f} ms, CPU "
+                f"{live.cpu_gross:.0f}% - {live.cpu_source:.0f}% source, others {live.others:.2f}")
+
+        memory = None
+        if "memory" not in args.skip:
+            memory_clip = clip(*MEMORY_SIZE, 90)
+            settle()
+            log(f"[{time.perf_counter() - started:4.0f} s] memory: {args.memory_frames} frames "
+                f"at {MEMORY_SIZE[0]}x{MEMORY_SIZE[1]}")
+            found = in_child("memory", memory_clip, args)
+            memory = MemoryResult(
+                [(int(n), float(mb)) for n, mb in found["samples"]],  # type: ignore[union-attr]
+                float(found["seconds"]),  # type: ignore[arg-type]
+                float(found["others"]),  # type: ignore[arg-type]
+            )
+
+    total = time.perf_counter() - started
+    table = report(args, results, live, memory)
+    print(table)
+    log(f"whole run {total:.0f} s")
+    if args.output is not None:
+        text = DOC.format(
+            command=command, machine=header, revision=revision(), processor=described,
+            content=content, total=total, table=table,
+        )
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text)
+        log(f"wrote {args.output}")
+
+
+DOC = """\
+# Video pipeline speed
+
+Produced by `{command}` from the project root, {revision}, in one process of {total:.0f} s
+(the live and memory parts in fresh child processes). Machine: {machine}.
+
+This is a shared machine: other people's tests and experiments ran during the benchmark. The
+"others' load" columns say how many of the 2 cores other processes took on average during each
+run (from /proc/stat; 0 = the machine was ours). Absolute numbers move by 10-30% between runs
+here; the ratios, measured minutes apart in one process, move less. `--repeat 3 --settle 30`
+gives steadier numbers at the price of time.
+
+Clips: {content}, 30 fps H.264 (crf 18, about 10 Mb/s at 720p) with a stereo AAC track,
+generated with PyAV at the start of the run. Processor, as `greenroom video/camera --blur`
+builds it: {processor}.
+
+{table}
+## What each row is
+
+**File** (one full pass over the clip each, timed from opening the input to the finished output;
+the models are loaded before timing). *CPU ms/frame* is `time.process_time()` of the whole
+process per frame, so it counts every thread: decoder, model, OpenCV, x264.
+
+- *greenroom `convert_video`*: `greenroom.pipeline.video.convert_video` with the processor the
+  CLI builds for `--blur`, x264 preset veryfast, default crf, audio remuxed: what
+  `greenroom video IN -o OUT --blur` does, without the progress bar.
+- *floor*: `convert_video` with a processor that does nothing, i.e. VideoFileSource ->
+  VideoFileSink with the same encoder settings and audio, in the same threads (decode in one,
+  encode in another). No effect can be faster than this. A plain sequential loop is slower,
+  because decode and encode no longer overlap, and would flatter the ratio.
+- *naive loop*: the tutorial loop: `cv2.VideoCapture` -> `SelfieSegmentation(model_selection=1)`
+  -> `np.where(mask[..., None] > 0.5, frame, cv2.GaussianBlur(frame, (55, 55), 0))` at full
+  resolution -> `cv2.VideoWriter` (mp4v). It drops the audio and the timestamps, and writes
+  MPEG-4 Part 2, which is far cheaper to encode than H.264 (and far worse at the same size).
+- *naive loop's own decode + encode*: the same loop without model and blur: its floor. It shows
+  how much of the greenroom / naive ratio is the encoder rather than the effect.
+- *greenroom / floor*, *greenroom / naive*: ratios of frames/s from the same run.
+- *CPU ms/frame of the effect alone*: a row's CPU minus its floor's: what segmentation and
+  compositing cost each pipeline once the codecs are taken out.
+- *Stage table*: mean wall ms per frame inside each `StreamPipeline` stage (`PipelineStats`),
+  and minor page faults per frame (memory the process touched fresh from the kernel).
+
+**Live** (a fresh process): built as `greenroom camera --source clip.mp4 --loop --realtime`
+builds it: `LiveFileSource(loop=True, realtime=True)` releasing frames at 30 fps,
+`StreamPipeline(live=True)` (one-slot queues that drop the oldest frame), and a
+`VirtualCameraSink` whose camera is a null object instead of pyvirtualcam, stopped from the
+output callback as `--duration` does.
+
+- *frames/s delivered*: frames that reached the sink per second; *dropped*: frames the live
+  queues threw away because a stage was still busy.
+- *latency*: `PipelineStats.latency`, from the moment the source released a frame to the end of
+  the sink's write: what greenroom adds to a camera's own latency.
+- *CPU*: process CPU time over wall time, in % of one core. *Gross* is the whole process;
+  *the source alone* is the same `LiveFileSource`, paced the same way, iterated for as long
+  with nothing else running (the H.264 decode that stands in for a camera, which delivers
+  decoded frames almost for free); *net* = gross - source.
+
+**Memory** (a fresh process): `LiveFileSource(loop=True, realtime=False)` over a 90-frame
+640x360 clip, reopened at every loop, through `StreamPipeline(live=False)` so that every frame
+is segmented and composited, into a null sink; RSS from /proc/self/statm every 500 frames. A
+leak keeps growing through the second half; allocator and cache warm-up levels off.
+
+## Reproducing
+
+```sh
+make test                                                   # creates .venv with greenroom
+.venv/bin/python benchmarks/bench_video.py                  # this page (about 5-6 min)
+.venv/bin/python benchmarks/bench_video.py --quick          # 720p, short parts, ~1 min
+.venv/bin/python benchmarks/bench_video.py --sizes 720p --skip naive --skip live \\
+    --skip memory --workdir /tmp/clips                      # iterate on the file path
+.venv/bin/python benchmarks/bench_video.py --also-preset ultrafast   # the encoder's share
+.venv/bin/python benchmarks/bench_video.py --repeat 3 --settle 30    # steadier, ~12 min
+```
+
+Runs that leave parts out (`--quick`, `--sizes`, `--skip`) print their tables but write this
+file only when given `--output`. `--workdir` keeps the generated clips for the next run. The
+DAVIS frames are read from `../shared/data/davis-dance-twirl/images/` beside the project root;
+without them the clips show the astronaut sample photo moving over a textured background.
+"""
+
+
+if __name__ == "__main__":
+    main()
