@@ -50,6 +50,7 @@ from greenroom.cli.options import effect_from_options  # noqa: E402
 from greenroom.compositing import DEFAULT_BLUR, cover_resize  # noqa: E402
 from greenroom.frames import FrameItem  # noqa: E402
 from greenroom.pipeline import Processor  # noqa: E402
+from greenroom.pipeline.allocator import tune_allocator  # noqa: E402
 from greenroom.pipeline.stats import PipelineStats  # noqa: E402
 from greenroom.pipeline.stream import StreamPipeline  # noqa: E402
 from greenroom.pipeline.video import convert_video  # noqa: E402
@@ -436,7 +437,9 @@ def run_memory(processor: Processor, clip: Path, frames: int, every: int) -> Mem
 # -- fresh processes for the live and memory runs --------------------------------------------------
 
 
-def in_child(part: str, clip: Path, args: argparse.Namespace) -> dict[str, object]:
+def in_child(
+    part: str, clip: Path, args: argparse.Namespace, tuned: bool = True
+) -> dict[str, object]:
     """Run one part in a fresh Python process, as the `greenroom camera` command would be.
 
     A fresh process measures the CPU, page faults and resident memory of the live pipeline
@@ -448,11 +451,15 @@ def in_child(part: str, clip: Path, args: argparse.Namespace) -> dict[str, objec
         "--live-seconds", str(args.live_seconds), "--memory-frames", str(args.memory_frames),
         "--memory-every", str(args.memory_every),
     ]
+    if not tuned:
+        command.append("--default-allocator")
     done = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def child_main(args: argparse.Namespace) -> None:
+    if not args.default_allocator:
+        tune_allocator()  # as the `greenroom` command does at start
     processor = cli_processor()
     result: LiveResult | MemoryResult
     if args.child == "live":
@@ -556,26 +563,38 @@ def file_table(args: argparse.Namespace, results: dict[str, dict[str, Run]]) -> 
     return lines
 
 
-def live_table(live: LiveResult) -> list[str]:
-    stages = ", ".join(f"{name} {ms:.1f}" for name, ms in live.stages.items())
+def live_table(live: LiveResult, default: LiveResult | None = None) -> list[str]:
+    """The live run; with `default`, a second column from the run with glibc's own thresholds."""
+    runs = [live] if default is None else [live, default]
+
+    def row(label: str, cell: Callable[[LiveResult], str], target: str = "") -> str:
+        return f"| {label} | {' | '.join(cell(run) for run in runs)} | {target} |"
+
+    def stages(run: LiveResult) -> str:
+        return ", ".join(f"{name} {ms:.1f}" for name, ms in run.stages.items())
+
+    head = "| measure | value | target |" if default is None else (
+        "| measure | allocator tuned (as the CLI runs) | glibc's default thresholds | target |"
+    )
     return [
         f"### Live: `greenroom camera --source clip.mp4 --loop --realtime`, 720p {FPS} fps, "
         f"{live.seconds:.0f} s into a null virtual camera",
         "",
-        "| measure | value | target |",
-        "|---|---:|---|",
-        f"| frames/s delivered | {live.fps:.1f} | {FPS} offered |",
-        f"| capture-to-output latency, median | {live.latency_median:.1f} ms | |",
-        f"| capture-to-output latency, p95 | **{live.latency_p95:.1f} ms** | < "
-        f"{TARGET_LIVE_P95:g} ms: {verdict(live.latency_p95, TARGET_LIVE_P95, False)} |",
-        f"| frames dropped (of {live.frames_in} captured) | {live.dropped} | |",
-        f"| CPU, gross (the whole process) | {live.cpu_gross:.0f}% of one core | |",
-        f"| CPU, the source alone (decode + pacing) | {live.cpu_source:.0f}% of one core | |",
-        f"| CPU, net of the source | **{live.cpu_net:.0f}% of one core** | < "
-        f"{TARGET_LIVE_CPU:g}%: {verdict(live.cpu_net, TARGET_LIVE_CPU, False)} |",
-        f"| mean wall ms per stage | {stages} | |",
-        f"| minor page faults per frame | {live.faults / max(live.frames_in, 1):.0f} | |",
-        f"| others' load during the run | {live.others:.2f} cores | |",
+        head,
+        "|---|" + "---:|" * len(runs) + "---|",
+        row("frames/s delivered", lambda r: f"{r.fps:.1f}", f"{FPS} offered"),
+        row("capture-to-output latency, median", lambda r: f"{r.latency_median:.1f} ms"),
+        row("capture-to-output latency, p95", lambda r: f"**{r.latency_p95:.1f} ms**",
+            f"< {TARGET_LIVE_P95:g} ms: {verdict(live.latency_p95, TARGET_LIVE_P95, False)}"),
+        row("frames dropped", lambda r: f"{r.dropped} of {r.frames_in}"),
+        row("CPU, gross (the whole process)", lambda r: f"{r.cpu_gross:.0f}% of one core"),
+        row("CPU, the source alone (decode + pacing)",
+            lambda r: f"{r.cpu_source:.0f}% of one core"),
+        row("CPU, net of the source", lambda r: f"**{r.cpu_net:.0f}% of one core**",
+            f"< {TARGET_LIVE_CPU:g}%: {verdict(live.cpu_net, TARGET_LIVE_CPU, False)}"),
+        row("mean wall ms per stage", stages),
+        row("minor page faults per frame", lambda r: f"{r.faults / max(r.frames_in, 1):.0f}"),
+        row("others' load during the run", lambda r: f"{r.others:.2f} cores"),
         "",
     ]
 
@@ -638,13 +657,14 @@ def report(
     args: argparse.Namespace,
     results: dict[str, dict[str, Run]],
     live: LiveResult | None,
+    live_default: LiveResult | None,
     memory: MemoryResult | None,
 ) -> str:
     lines = targets(results, live, memory)
     if results:
         lines += file_table(args, results)
     if live is not None:
-        lines += live_table(live)
+        lines += live_table(live, live_default)
     if memory is not None:
         lines += memory_table(memory)
     return "\n".join(lines).rstrip() + "\n"
@@ -704,6 +724,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path,
                         help="Markdown file to write (default: docs/benchmarks-video.md, except "
                         "with --quick, --sizes or --skip, which write nothing unless asked)")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's malloc thresholds as they are instead of tuning "
+                        "them as the greenroom command does (pipeline/allocator.py)")
     parser.add_argument("--child", choices=("live", "memory"), help=argparse.SUPPRESS)
     parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -733,6 +756,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child_main(args)
         return
+    tuned = not args.default_allocator and tune_allocator()
     command = " ".join([".venv/bin/python benchmarks/bench_video.py",
                         *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     started = time.perf_counter()
@@ -795,15 +819,23 @@ def main(argv: list[str] | None = None) -> None:
 
         described = describe_processor(processor)
         processor.close()
-        live = None
+        live = live_default = None
         if "live" not in args.skip:
             settle()
             live_clip = clips.get("720p") or clip(*SIZES["720p"], args.frames)
             log(f"[{time.perf_counter() - started:4.0f} s] live: {args.live_seconds:g} s at "
                 "720p, then the source alone as long")
-            live = LiveResult(**in_child("live", live_clip, args))  # type: ignore[arg-type]
+            live = LiveResult(**in_child("live", live_clip, args, tuned))  # type: ignore[arg-type]
             log(f"live: {live.fps:.1f} fps, p95 {live.latency_p95:.1f} ms, CPU "
                 f"{live.cpu_gross:.0f}% - {live.cpu_source:.0f}% source, others {live.others:.2f}")
+            if tuned:  # the same run with glibc's own thresholds, for the allocator's share
+                settle()
+                log(f"[{time.perf_counter() - started:4.0f} s] live again, default allocator")
+                live_default = LiveResult(
+                    **in_child("live", live_clip, args, tuned=False)  # type: ignore[arg-type]
+                )
+                log(f"live, default allocator: p95 {live_default.latency_p95:.1f} ms, CPU "
+                    f"{live_default.cpu_gross:.0f}% - {live_default.cpu_source:.0f}% source")
 
         memory = None
         if "memory" not in args.skip:
@@ -811,7 +843,7 @@ def main(argv: list[str] | None = None) -> None:
             settle()
             log(f"[{time.perf_counter() - started:4.0f} s] memory: {args.memory_frames} frames "
                 f"at {MEMORY_SIZE[0]}x{MEMORY_SIZE[1]}")
-            found = in_child("memory", memory_clip, args)
+            found = in_child("memory", memory_clip, args, tuned)
             memory = MemoryResult(
                 [(int(n), float(mb)) for n, mb in found["samples"]],  # type: ignore[union-attr]
                 float(found["seconds"]),  # type: ignore[arg-type]
@@ -819,7 +851,7 @@ def main(argv: list[str] | None = None) -> None:
             )
 
     total = time.perf_counter() - started
-    table = report(args, results, live, memory)
+    table = report(args, results, live, live_default, memory)
     print(table)
     log(f"whole run {total:.0f} s")
     if args.output is not None:
@@ -884,6 +916,10 @@ output callback as `--duration` does.
   queues threw away because a stage was still busy.
 - *latency*: `PipelineStats.latency`, from the moment the source released a frame to the end of
   the sink's write: what greenroom adds to a camera's own latency.
+- *allocator*: the `greenroom` command raises glibc's mmap and trim thresholds at start
+  (`greenroom.pipeline.allocator`), so the frame-sized buffers freed each frame are reused
+  instead of being unmapped and page-faulted in again; the second column is the same run
+  without that, for its share. The file and memory runs are tuned like the command.
 - *CPU*: process CPU time over wall time, in % of one core. *Gross* is the whole process;
   *the source alone* is the same `LiveFileSource`, paced the same way, iterated for as long
   with nothing else running (the H.264 decode that stands in for a camera, which delivers

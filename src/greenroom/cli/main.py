@@ -16,6 +16,7 @@ from greenroom.cli.models import models
 from greenroom.cli.serve import serve
 from greenroom.cli.video import video
 from greenroom.errors import GreenroomError
+from greenroom.pipeline.allocator import tune_allocator
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     # Library modules report recoverable problems (audio left out, a decoder missing) through
     # logging; on the command line they are one-line warnings.
     logging.basicConfig(level=logging.WARNING, format="greenroom: warning: %(message)s")
+    tune_allocator()  # frame-sized buffers are reused instead of page-faulted in every frame
     try:
         status = cli.main(args=argv, prog_name="greenroom", standalone_mode=False)
     except click.exceptions.Abort:

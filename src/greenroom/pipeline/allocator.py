@@ -1,0 +1,55 @@
+"""Keep glibc's allocator from handing frame-sized buffers back to the kernel after every frame.
+
+Each frame allocates and frees a few buffers of 1-8 MB (the matte, the blurred background, the
+blended result). glibc serves blocks above its mmap threshold with a fresh mmap and gives them
+back on free, and trims the heap top when more than the trim threshold is free; with several
+pipeline threads (each with its own malloc arena) the dynamic thresholds never settle. The
+memory is then faulted in again on the next frame, page by page: about 700 minor page faults a
+720p frame in the live pipeline, which cost about a third of the pipeline's CPU
+(docs/benchmarks-video.md). Raising both thresholds keeps the freed buffers for reuse, so
+the faults drop to about 60 a frame; the cost is that a few frames' worth of freed memory stays
+mapped per thread.
+
+This changes process-wide allocator behaviour, so the library never does it on import: the
+`greenroom` command calls `tune_allocator()` once at start (and so may an application that runs
+the pipeline for long). It does nothing on other C libraries or when the user has set the
+`MALLOC_*` environment variables, which win.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import platform
+
+# mallopt parameter numbers from glibc's <malloc.h>.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+#: Blocks up to this size come from the heap: larger than a 1080p float32 matte (8.3 MB) and a
+#: 4K RGB frame (24.9 MB).
+MMAP_THRESHOLD = 32 << 20
+#: Free memory kept at the top of a heap before it is returned to the kernel.
+TRIM_THRESHOLD = 64 << 20
+
+
+def tune_allocator() -> bool:
+    """Raise glibc's mmap and trim thresholds for this process; True if they were set."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
+        return False
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    )
