@@ -14,7 +14,13 @@ from greenroom.compositing import ColorBackground
 from greenroom.evaluation import MetricAccumulator, iter_dataset_pairs, load_mask
 from greenroom.evaluation.runner import STAGES, evaluate, subset
 from greenroom.frames import FrameItem
-from greenroom.matte import GuidedRefiner, LookaheadCorrector, StillnessSkipper, TemporalSmoother
+from greenroom.matte import (
+    GuidedRefiner,
+    LookaheadCorrector,
+    SceneCutDetector,
+    StillnessSkipper,
+    TemporalSmoother,
+)
 from greenroom.pipeline import Processor
 from greenroom.pipeline.stream import StreamPipeline
 from greenroom.segmentation import load_segmenter, mask_to_frame
@@ -166,6 +172,29 @@ def test_lookahead_and_smoothing_reduce_instability_on_davis():
     steady = evaluate(root, STAGES["refined+temporal+lookahead"], sequence=True)
     assert steady["temporal_instability_excess"] < 0.5 * raw["temporal_instability_excess"]
     assert steady["person_iou"] >= raw["person_iou"]
+
+
+def test_scene_cut_is_found_between_two_photos_not_within_a_moving_shot(astronaut_rgb):
+    from greenroom.compositing import cover_resize
+    from greenroom.samples import rocket
+
+    frames, _ = sequence_with_jitter(20)
+    shot = [cv2.warpAffine(astronaut_rgb, np.float32([[1, 0, 6 * i], [0, 1, 3 * i]]),
+                           astronaut_rgb.shape[1::-1], borderMode=cv2.BORDER_REFLECT)
+            for i in range(10)]  # a person panning across the frame, 6 px a frame
+    other = cover_resize(rocket(), astronaut_rgb.shape[1], astronaut_rgb.shape[0])
+    detector = SceneCutDetector()
+    flags = [detector.is_cut(f) for f in [*frames, *shot, other, other, astronaut_rgb]]
+    assert flags == [False] * (len(frames) + 1) + [False] * 9 + [True, False, True]
+    assert detector.cuts == 2
+
+
+def test_no_scene_cut_in_a_fast_dance():
+    root = shared_path("data", "davis-dance-twirl")
+    detector = SceneCutDetector()
+    frames = sorted((root / "images").iterdir())
+    flags = [detector.is_cut(read_image(path)) for path in frames]
+    assert len(flags) >= 60 and not any(flags)
 
 
 def test_eval_command_on_a_handmade_dataset(tmp_path, astronaut_rgb, capsys):

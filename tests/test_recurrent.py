@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -105,6 +106,27 @@ def test_processor_reset_resets_the_model(model_path):
         np.testing.assert_allclose(carried, sig(2.0), atol=1e-5)
         processor.reset()
         np.testing.assert_allclose(processor.matte(frame(255)), sig(1.0), atol=1e-5)
+
+
+def test_processor_resets_the_model_at_a_scene_cut(model_path):
+    """A recurrent model's state must not leak from one shot into the next."""
+    from greenroom.compositing import cover_resize
+    from greenroom.samples import astronaut, rocket
+
+    person = cv2.resize(astronaut(), (64, 48), interpolation=cv2.INTER_AREA)
+    launch = cover_resize(rocket(), 64, 48)
+    fresh = RecurrentMattingSegmenter(model_path).segment(launch)  # no history
+    with Processor(MaskOnly(), model=RecurrentMattingSegmenter(model_path), refine=False) as proc:
+        proc.matte(person)
+        carried = proc.matte(person)  # same shot: the state carries over
+        assert not np.allclose(carried, fresh, atol=1e-3)
+        after_cut = proc.matte(launch)  # new shot: starts afresh
+        np.testing.assert_allclose(after_cut, fresh, atol=1e-5)
+        assert proc.cuts is not None and proc.cuts.cuts == 1
+    without = Processor(MaskOnly(), model=RecurrentMattingSegmenter(model_path), refine=False,
+                        scene_cuts=False)
+    without.matte(person)
+    assert not np.allclose(without.matte(launch), fresh, atol=1e-3)
 
 
 def test_large_frames_are_scaled_down_and_bgr_is_accepted(model_path):

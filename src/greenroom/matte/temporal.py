@@ -12,6 +12,9 @@ All three work on the model-resolution mask (256x144 or so), where they cost nex
 * `StillnessSkipper` decides when the model need not run at all: when the frame barely changed
   in a band around the person's edge (where a change would alter the mask), the last mask is
   reused, as conferencing products do to save battery.
+* `SceneCutDetector` says when a frame starts a new shot (an edit in a video, a looped file
+  jumping back to its start), so that whatever was carried over from the previous frames (a
+  recurrent model's state, the smoothed mask) is dropped instead of leaking into the new shot.
 """
 
 from __future__ import annotations
@@ -159,3 +162,46 @@ class StillnessSkipper:
         if not band.any():  # no person, or no soft edge: watch the whole frame
             band[:] = 1
         self._band_mask = band
+
+
+class SceneCutDetector:
+    """Flag frames that do not continue the previous one: a cut, a seek, a loop back to the start.
+
+    Both the picture and its brightness distribution must change: the mean absolute difference
+    of 64-pixel-wide gray thumbnails above `difference` (0..1; a fast-moving dancer stays below
+    0.06, a cut between shots is typically 0.15-0.4) and the correlation of their 32-bin
+    histograms below `correlation`, so a camera pan across a similar scene or a light switched
+    on is not taken for a cut.
+    """
+
+    def __init__(
+        self, difference: float = 0.12, correlation: float = 0.8, width: int = 64
+    ) -> None:
+        self.difference = difference
+        self.correlation = correlation
+        self.width = width
+        self.cuts = 0
+        self._gray: np.ndarray | None = None
+        self._hist: np.ndarray | None = None
+
+    def reset(self) -> None:
+        self._gray = None
+        self._hist = None
+
+    def is_cut(self, frame: np.ndarray) -> bool:
+        """True if `frame` starts a new shot (never for the first frame seen)."""
+        height, width = frame.shape[:2]
+        gray = small_gray(frame, (self.width, max(1, round(self.width * height / width))))
+        hist = cv2.calcHist([gray], [0], None, [32], [0.0, 1.0])
+        cv2.normalize(hist, hist)
+        previous, previous_hist = self._gray, self._hist
+        self._gray, self._hist = gray, hist
+        if previous is None or previous_hist is None or previous.shape != gray.shape:
+            return False
+        change = float(cv2.mean(cv2.absdiff(gray, previous))[0])
+        if change <= self.difference:
+            return False
+        if cv2.compareHist(hist, previous_hist, cv2.HISTCMP_CORREL) >= self.correlation:
+            return False
+        self.cuts += 1
+        return True

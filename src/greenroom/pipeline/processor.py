@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
-from greenroom.matte import GuidedRefiner, StillnessSkipper, TemporalSmoother
+from greenroom.matte import GuidedRefiner, SceneCutDetector, StillnessSkipper, TemporalSmoother
 from greenroom.segmentation import Segmenter, load_segmenter, mask_to_frame
 from greenroom.segmentation.base import check_frame
 
@@ -26,6 +26,10 @@ class Processor:
       across frames (`matte.TemporalSmoother`). Only meaningful for a sequence of frames.
     - `skip_still` (default off): reuse the last mask while nothing moves near the person's
       edge (`matte.StillnessSkipper`), saving the model run.
+    - `scene_cuts` (default on): when a frame starts a new shot (an edit, a seek, a looped file
+      starting over), forget what was carried over from the previous frames: the smoothed
+      mask, the reused mask, a recurrent model's state (`matte.SceneCutDetector`). Only
+      checked when something is carried over.
     Each accepts True/False or a configured instance.
     """
 
@@ -38,6 +42,7 @@ class Processor:
         refine: bool | GuidedRefiner = True,
         temporal: bool | TemporalSmoother = False,
         skip_still: bool | StillnessSkipper = False,
+        scene_cuts: bool | SceneCutDetector = True,
     ) -> None:
         self.effect = effect if effect is not None else Blur()
         self.segmenter = (
@@ -46,6 +51,16 @@ class Processor:
         self.refiner = GuidedRefiner() if refine is True else (refine or None)
         self.temporal = TemporalSmoother() if temporal is True else (temporal or None)
         self.skipper = StillnessSkipper() if skip_still is True else (skip_still or None)
+        carries_state = (
+            self.temporal is not None
+            or self.skipper is not None
+            or callable(getattr(self.segmenter, "reset", None))
+        )
+        self.cuts = (
+            (SceneCutDetector() if scene_cuts is True else (scene_cuts or None))
+            if carries_state
+            else None
+        )
         self._last_mask: np.ndarray | None = None
         self._refined: tuple[np.ndarray, np.ndarray] | None = None  # (mask, its refined matte)
 
@@ -55,6 +70,8 @@ class Processor:
         With `skip_still`, a still frame returns the previous mask without running the model.
         """
         check_frame(frame)
+        if self.cuts is not None and self.cuts.is_cut(frame):
+            self._forget()
         if (
             self.skipper is not None
             and self.skipper.can_reuse(frame)
@@ -70,7 +87,13 @@ class Processor:
         return mask
 
     def reset(self) -> None:
-        """Forget the previous frames (a new file, a scene cut)."""
+        """Forget the previous frames (a new file, a seek)."""
+        self._forget()
+        if self.cuts is not None:
+            self.cuts.reset()
+
+    def _forget(self) -> None:
+        """Drop the state carried from frame to frame (the scene-cut detector keeps its own)."""
         self._last_mask = None
         self._refined = None
         if self.temporal is not None:
