@@ -21,7 +21,7 @@ from greenroom.errors import InputError
 from greenroom.evaluation.datasets import iter_dataset_pairs, load_mask
 from greenroom.evaluation.metrics import person_iou
 from greenroom.evaluation.runner import subset
-from greenroom.segmentation import configure, load_segmenter, mask_to_frame, registry
+from greenroom.segmentation import load_segmenter, mask_to_frame, registry
 from greenroom.segmentation.backends import OnnxSegmenter, TFLiteSegmenter
 from greenroom.segmentation.specs import (
     NORMALIZATIONS,
@@ -47,13 +47,6 @@ MIN_IOU = {
     "selfie-onnx": 0.94,  # 0.9542
     "mediapipe-onnx": 0.94,  # 0.9509
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_defaults():
-    configure(models_dir=None, providers=None)
-    yield
-    configure(models_dir=None, providers=None)
 
 
 @pytest.fixture(scope="module")

@@ -16,21 +16,13 @@ import numpy as np
 import pytest
 
 from greenroom.errors import GreenroomError, InputError
-from greenroom.segmentation import MODEL_NAMES, configure, load_segmenter, registry
+from greenroom.segmentation import MODEL_NAMES, load_segmenter, registry
 from greenroom.segmentation.download import DownloadError, download_file
 from tests.cli import run
 from tests.conftest import shared_path
 
 PAYLOAD = bytes(range(256)) * 400  # 100 KB, so a download takes several chunks
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_defaults(monkeypatch):
-    """No test leaves --models-dir/--provider defaults behind for the next one."""
-    configure(models_dir=None, providers=None)
-    yield
-    configure(models_dir=None, providers=None)
 
 
 # --- registry contents ---------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import cv2
 from click.core import ParameterSource
 
 from greenroom.cli.config import config_option
-from greenroom.cli.options import effect_from_options, effect_options
+from greenroom.cli.options import effect_from_options, effect_options, load_model
 from greenroom.cli.signals import stop_on_signals
 from greenroom.compositing import parse_color
 from greenroom.errors import GreenroomError
@@ -157,7 +157,7 @@ def camera(
         frames = LiveFileSource(Path(source), loop=loop, realtime=realtime)
     else:
         frames = open_camera(CameraSettings(parse_device(device), width, height, fps, mjpg))
-    processor = Processor(effect, model=model, num_threads=threads, refine=refine,
+    processor = Processor(effect, model=load_model(model, threads), refine=refine,
                           temporal=temporal, skip_still=skip_still)
     stats = PipelineStats()
     sinks: list[Sink] = []

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import click
 from tqdm import tqdm
 
-from greenroom.cli.options import MODEL_HELP, model_options, validate_model
+from greenroom.cli.options import MODEL_HELP, load_model, model_options, validate_model
 from greenroom.evaluation.runner import STAGES, evaluate
 
 COLUMNS = [
@@ -82,7 +83,8 @@ def eval_command(
                 bar.update(1)
 
             try:
-                rows.append(evaluate(root, stage, model=model, sequence=is_sequence,
+                rows.append(evaluate(root, stage, model=partial(load_model, model),
+                                     sequence=is_sequence,
                                      limit=limit, progress=tick))
             finally:
                 bar.close()

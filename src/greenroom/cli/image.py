@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.options import effect_from_options, effect_options
+from greenroom.cli.options import effect_from_options, effect_options, load_model
 from greenroom.errors import GreenroomError, OutputError
 from greenroom.pipeline import Processor
 from greenroom.sinks.images import FORMATS, check_output_path, write_image
@@ -108,7 +108,7 @@ def image(
 
     failures = 0
     written: dict[Path, Path] = {}
-    with Processor(effect, model=model, num_threads=threads, refine=refine) as processor:
+    with Processor(effect, model=load_model(model, threads), refine=refine) as processor:
         progress = tqdm(
             jobs,
             unit="image",

@@ -11,7 +11,7 @@ import click
 from greenroom.api import make_effect
 from greenroom.compositing import DEFAULT_BLUR, Effect
 from greenroom.errors import GreenroomError
-from greenroom.segmentation import MODEL_NAMES, configure, looks_like_path
+from greenroom.segmentation import MODEL_NAMES, Segmenter, load_segmenter, looks_like_path
 from greenroom.segmentation.registry import ALIASES
 
 MODEL_HELP = (
@@ -38,26 +38,44 @@ def validate_model(ctx: click.Context | None, param: click.Parameter | None, val
     )
 
 
+_MODELS_DIR = "greenroom.models_dir"
+_PROVIDERS = "greenroom.providers"
+
+
 def _set_models_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    configure(models_dir=value)
+    ctx.meta[_MODELS_DIR] = value
 
 
 def _set_providers(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
     from greenroom.segmentation.backends import normalize_providers
 
     try:
-        configure(providers=normalize_providers(value))
+        ctx.meta[_PROVIDERS] = normalize_providers(value)
     except GreenroomError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def load_model(name: str, num_threads: int | None = None) -> Segmenter:
+    """Load `--model` with this invocation's `--models-dir` and `--provider`."""
+    meta = click.get_current_context().meta
+    return load_segmenter(
+        name, num_threads, models_dir=meta.get(_MODELS_DIR), providers=meta.get(_PROVIDERS)
+    )
 
 
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--models-dir and --provider: where registry models live, which ONNX providers run them.
 
-    They configure `load_segmenter`'s defaults for this invocation, so commands need no new
-    parameters.
+    They are kept in the click context of this invocation, where `load_model` finds them, so
+    commands need no new parameters.
     """
-    decorators = [
+    for decorator in reversed(_model_option_decorators()):
+        command = decorator(command)
+    return command
+
+
+def _model_option_decorators() -> list[Callable[[Callable[..., Any]], Callable[..., Any]]]:
+    return [
         click.option(
             "--models-dir",
             type=click.Path(file_okay=False),
@@ -75,9 +93,6 @@ def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "tensorrt, coreml, directml, openvino.",
         ),
     ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
 
 
 def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -135,6 +150,7 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             callback=validate_model,
             help=MODEL_HELP,
         ),
+        *_model_option_decorators(),
         click.option(
             "--refine/--no-refine",
             default=True,
@@ -151,7 +167,7 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for decorator in reversed(decorators):
         command = decorator(command)
-    return model_options(command)
+    return command
 
 
 def effect_from_options(

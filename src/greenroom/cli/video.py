@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.options import effect_from_options, effect_options
+from greenroom.cli.options import effect_from_options, effect_options, load_model
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
 from greenroom.pipeline import Processor
@@ -77,7 +77,7 @@ def video(
         if bar is not None:
             bar.update(1)
 
-    processor = Processor(effect, model=model, num_threads=threads, refine=refine,
+    processor = Processor(effect, model=load_model(model, threads), refine=refine,
                           temporal=temporal)
     with processor, stop_on_signals() as stop:
         try:

@@ -21,6 +21,7 @@ from greenroom.evaluation.datasets import ImageMaskPair, iter_dataset_pairs, loa
 from greenroom.evaluation.metrics import MetricAccumulator
 from greenroom.matte import LookaheadCorrector
 from greenroom.pipeline.processor import Processor
+from greenroom.segmentation import Segmenter
 from greenroom.sources.images import read_image
 
 
@@ -91,18 +92,25 @@ def evaluate(
     root: str | Path,
     stage: Stage,
     *,
-    model: str = "auto",
+    model: str | Callable[[], Segmenter] = "auto",
     sequence: bool = False,
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Score `stage` on the dataset at `root` (`images/` + `masks/` with matching names)."""
+    """Score `stage` on the dataset at `root` (`images/` + `masks/` with matching names).
+
+    `model` is a name for `load_segmenter`, or a function that loads a fresh segmenter (the
+    processor closes it at the end).
+    """
     try:
         pairs = subset(list(iter_dataset_pairs(root)), limit)
     except (OSError, ValueError) as exc:  # missing folders, no matching names
         raise InputError(root, str(exc)) from None
     accumulator = MetricAccumulator(sequence=sequence)
-    with Processor(MaskOnly(), model=model, refine=stage.refine, temporal=stage.temporal) as proc:
+    segmenter = model if isinstance(model, str) else model()
+    with Processor(
+        MaskOnly(), model=segmenter, refine=stage.refine, temporal=stage.temporal
+    ) as proc:
         for done, (matte, truth, seconds) in enumerate(
             _mattes(proc, pairs, stage.lookahead and sequence), start=1
         ):

@@ -24,25 +24,6 @@ from greenroom.segmentation.mediapipe_selfie import (
 MODEL_NAMES: tuple[str, ...] = ("auto", *registry.MODELS)
 MODEL_SUFFIXES = (".tflite", ".onnx")
 
-# Settings for loads that do not pass their own: the CLI's --models-dir and --provider set them
-# (`configure`) so that every command's Processor picks them up.
-_defaults: dict[str, object] = {"models_dir": None, "providers": None}
-
-
-_UNSET = object()
-
-
-def configure(*, models_dir: object = _UNSET, providers: object = _UNSET) -> None:
-    """Set the models folder and/or execution providers used when `load_segmenter` gets none.
-
-    None restores the default (environment / platform cache folder; CPU).
-    """
-    if models_dir is not _UNSET:
-        _defaults["models_dir"] = models_dir
-    if providers is not _UNSET:
-        _defaults["providers"] = providers
-
-
 def looks_like_path(name: str) -> bool:
     """A `--model` value meant as a file rather than a registry name."""
     return name.lower().endswith(MODEL_SUFFIXES) or os.sep in name or "/" in name
@@ -109,14 +90,12 @@ def load_segmenter(
 ) -> Segmenter:
     """Load a segmentation model: `auto`, a registry name, or a path to a model file.
 
-    `models_dir`: where registry models are found or downloaded to (default: `--models-dir`,
+    `models_dir`: where registry models are found or downloaded to (default:
     `$GREENROOM_MODELS`, then the platform cache folder). `providers`: ONNX Runtime execution
     providers for `.onnx` models, e.g. `"cuda"` or `["tensorrt", "cuda"]` (default: CPU).
     """
     from greenroom.segmentation.backends import require_cpu_only
 
-    models_dir = models_dir if models_dir is not None else _defaults["models_dir"]  # type: ignore[assignment]
-    providers = providers if providers is not None else _defaults["providers"]  # type: ignore[assignment]
     key = registry.resolve_name(name)
     if key == "auto":
         require_cpu_only(providers, "auto (MediaPipe selfie segmentation)")
@@ -140,7 +119,6 @@ __all__ = [
     "ChannelOrder",
     "MediaPipeSelfieSegmenter",
     "Segmenter",
-    "configure",
     "load_model_file",
     "load_segmenter",
     "mask_to_frame",
