@@ -38,7 +38,7 @@ from greenroom.pipeline import Processor  # noqa: E402
 from greenroom.samples import astronaut  # noqa: E402
 from greenroom.web import create_app  # noqa: E402
 from greenroom.web.server import SERVER_KEY, WebServer  # noqa: E402
-from greenroom.web.signalling import parse_control, parse_effect  # noqa: E402
+from greenroom.web.signalling import BadRequest, parse_control, parse_effect  # noqa: E402
 from greenroom.web.tracks import to_video_frame  # noqa: E402
 
 GREEN = (0, 255, 0)
@@ -223,6 +223,26 @@ def test_bad_requests_get_json_errors_and_the_server_keeps_working() -> None:
                     assert response.status == 200
                     assert (await response.read())[:2] == b"\xff\xd8"
             assert server.sessions == {} and server.pending == 0
+
+    asyncio.run(main())
+
+
+def test_page_offers_only_models_that_need_no_download(tmp_path) -> None:
+    """An empty models folder: the page gets the built-in models only, and the others are refused
+    (choosing one must never make the server fetch a file)."""
+
+    async def main() -> None:
+        async with serving(models_dir=tmp_path) as (base, server), aiohttp.ClientSession() as http:
+            async with http.get(base + "/api/config") as response:
+                config = await response.json()
+            assert config["models"] == ["auto", "selfie-general", "selfie-landscape"]
+            offer = {"sdp": "v=0\r\n", "type": "offer", "model": "meet-lite"}
+            async with http.post(base + "/api/offer", json=offer) as response:
+                assert response.status == 400
+                assert "meet-lite" not in (await response.json())["error"].split("one of")[1]
+            with pytest.raises(BadRequest):
+                parse_control('{"type": "model", "model": "sinet"}', server.models)
+            assert list(tmp_path.iterdir()) == []
 
     asyncio.run(main())
 

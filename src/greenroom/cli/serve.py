@@ -47,12 +47,20 @@ def _is_loopback(host: str) -> bool:
     type=click.Path(exists=True, dir_okay=False),
     help="Private key for --certfile, if not inside it.",
 )
+@click.option(
+    "--models-dir",
+    type=click.Path(file_okay=False),
+    help="Folder of downloaded models (default: $GREENROOM_MODELS, else the user cache "
+    "folder). The page offers 'auto', the built-in models and those found here; the server "
+    "never downloads one.",
+)
 def serve(
     host: str,
     port: int,
     ice_servers: tuple[str, ...],
     certfile: str | None,
     keyfile: str | None,
+    models_dir: str | None,
 ) -> None:
     """Serve a web page that shows your camera with its background blurred or replaced, live.
 
@@ -83,4 +91,6 @@ def serve(
         "greenroom: ICE servers: "
         + (", ".join(ice_servers) if ice_servers else "none (host candidates only)")
     )
-    server.run(host, port, ice_servers, ssl_context=context, print_=lambda _: None)
+    click.echo("greenroom: models offered: " + ", ".join(server.available_models(models_dir)))
+    server.run(host, port, ice_servers, ssl_context=context, print_=lambda _: None,
+               models_dir=models_dir)

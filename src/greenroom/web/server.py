@@ -25,7 +25,7 @@ import io
 import logging
 import os
 import ssl
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from typing import Any
@@ -47,7 +47,7 @@ from greenroom.compositing import (
 from greenroom.errors import InputError
 from greenroom.pipeline.processor import Processor
 from greenroom.samples import rocket
-from greenroom.segmentation import MODEL_NAMES
+from greenroom.segmentation import load_segmenter, registry
 from greenroom.web.rooms import Room, RoomFull, Session
 from greenroom.web.signalling import (
     EFFECTS,
@@ -63,6 +63,14 @@ from greenroom.web.tracks import ProcessedTrack, SlotTrack
 from greenroom.web.uploads import MAX_SIDE, MAX_UPLOAD_BYTES, decode_upload
 
 log = logging.getLogger(__name__)
+
+
+def available_models(models_dir: str | os.PathLike[str] | None = None) -> tuple[str, ...]:
+    """`auto` and the registry models that load without a download (the server fetches nothing)."""
+    names = [
+        name for name, info in registry.MODELS.items() if registry.is_available(info, models_dir)
+    ]
+    return ("auto", *names)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -121,12 +129,20 @@ class WebServer:
         ice_servers: Iterable[str] = (),
         workers: int | None = None,
         processor_factory: Callable[[Effect, str], Processor] | None = None,
+        models: Sequence[str] | None = None,
+        models_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.ice_servers = [parse_ice_server(url) for url in ice_servers]
         self.ice_urls = list(ice_servers)
         self.workers = workers or max(2, min(4, os.cpu_count() or 2))
         self.executor: ThreadPoolExecutor | None = None
-        self.processor_factory = processor_factory
+        self.processor_factory = processor_factory or (
+            lambda effect, model: Processor(
+                effect, model=load_segmenter(model, models_dir=models_dir), temporal=True
+            )
+        )
+        #: What the page may choose: never a model that would have to be downloaded first.
+        self.models = tuple(models) if models is not None else available_models(models_dir)
         self.sessions: dict[str, Session] = {}
         self.rooms: dict[str, Room] = {}
         self.pending = 0
@@ -182,7 +198,7 @@ class WebServer:
 
     def on_control(self, session: Session, message: object) -> None:
         try:
-            kind, value = parse_control(message)
+            kind, value = parse_control(message, self.models)
             if kind == "ping":
                 session.send({"type": "pong", "t": value})
                 return
@@ -228,7 +244,7 @@ class WebServer:
     async def config(self, request: web.Request) -> web.Response:
         return web.json_response(
             {
-                "models": list(MODEL_NAMES),
+                "models": list(self.models),
                 "effects": list(EFFECTS),
                 "gallery": [
                     {"id": key, "name": name, "url": f"/gallery/{key}.jpg"}
@@ -249,7 +265,7 @@ class WebServer:
         )
 
     async def offer(self, request: web.Request) -> web.Response:
-        offer = parse_offer(await read_body(request, MAX_BODY))
+        offer = parse_offer(await read_body(request, MAX_BODY), self.models)
         if len(self.sessions) + self.pending >= MAX_SESSIONS:
             raise BadRequest("the server is busy (too many sessions)", status=503)
         if offer.room is not None:
@@ -443,9 +459,10 @@ def create_app(
     ice_servers: Iterable[str] = (),
     workers: int | None = None,
     processor_factory: Callable[[Effect, str], Processor] | None = None,
+    models_dir: str | os.PathLike[str] | None = None,
 ) -> web.Application:
     """The aiohttp application; `app[SERVER_KEY]` is its `WebServer`."""
-    server = WebServer(ice_servers, workers, processor_factory)
+    server = WebServer(ice_servers, workers, processor_factory, models_dir=models_dir)
     app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_UPLOAD_BYTES + 1)
     app[SERVER_KEY] = server
     app.router.add_get("/", server.page)
@@ -476,8 +493,9 @@ def run(
     ice_servers: Iterable[str] = (),
     ssl_context: ssl.SSLContext | None = None,
     print_: Callable[[str], None] = print,
+    models_dir: str | os.PathLike[str] | None = None,
 ) -> None:
     """Serve until Ctrl-C."""
-    app = create_app(ice_servers)
+    app = create_app(ice_servers, models_dir=models_dir)
     with contextlib.suppress(KeyboardInterrupt):
         web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=print_)

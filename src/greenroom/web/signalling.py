@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,9 +95,10 @@ def parse_json(body: bytes | str) -> dict[str, Any]:
     return value
 
 
-def parse_model(value: object) -> str:
-    if not isinstance(value, str) or value not in MODEL_NAMES:
-        raise BadRequest(f"model must be one of {', '.join(MODEL_NAMES)}")
+def parse_model(value: object, models: Sequence[str] = MODEL_NAMES) -> str:
+    """A model name among `models` (the server offers only those it can load without a download)."""
+    if not isinstance(value, str) or value not in models:
+        raise BadRequest(f"model must be one of {', '.join(models)}")
     return value
 
 
@@ -134,7 +136,7 @@ def parse_effect(value: object) -> EffectSpec:
     return EffectSpec(kind)
 
 
-def parse_offer(body: bytes | str) -> Offer:
+def parse_offer(body: bytes | str, models: Sequence[str] = MODEL_NAMES) -> Offer:
     """The JSON body of POST /api/offer -> Offer."""
     data = parse_json(body)
     sdp, kind = data.get("sdp"), data.get("type")
@@ -152,12 +154,12 @@ def parse_offer(body: bytes | str) -> Offer:
     name = data.get("name", "")
     if not isinstance(name, str) or len(name) > MAX_NAME or not name.isprintable():
         raise BadRequest(f"'name' must be a printable string of at most {MAX_NAME} characters")
-    model = parse_model(data.get("model", "auto"))
+    model = parse_model(data.get("model", "auto"), models)
     effect = parse_effect(data["effect"]) if data.get("effect") is not None else EffectSpec()
     return Offer(sdp=sdp, room=room, name=name.strip(), model=model, effect=effect)
 
 
-def parse_control(message: object) -> tuple[str, object]:
+def parse_control(message: object, models: Sequence[str] = MODEL_NAMES) -> tuple[str, object]:
     """A data-channel message -> ("effect", EffectSpec) | ("model", str) | ("ping", t)."""
     if not isinstance(message, str):
         raise BadRequest("control messages must be JSON text")
@@ -168,7 +170,7 @@ def parse_control(message: object) -> tuple[str, object]:
     if kind == "effect":
         return "effect", parse_effect(data)
     if kind == "model":
-        return "model", parse_model(data.get("model"))
+        return "model", parse_model(data.get("model"), models)
     if kind == "ping":
         stamp = data.get("t")
         if isinstance(stamp, bool) or not isinstance(stamp, int | float):
