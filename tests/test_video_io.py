@@ -102,6 +102,27 @@ def test_source_info_and_frames(clip):
 # -- round trip ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("name", ["clip", "rotated_clip"])
+def test_reopening_a_file_leaves_no_frame_for_the_garbage_collector(name, request):
+    """A looping source opens its file again and again; no decoded frame may be kept alive by a
+    reference cycle (PyAV ties a frame to its side data) until some later full collection."""
+    import gc
+
+    path = request.getfixturevalue(name).path
+    gc.collect()
+    gc.disable()  # only what the source frees by itself counts
+    alive = []  # av.VideoFrame objects alive after each pass (PyAV keeps a few of its own)
+    try:
+        for _ in range(5):
+            with VideoFileSource(path) as source:
+                for _frame in source:
+                    pass
+            alive.append(sum(isinstance(o, av.VideoFrame) for o in gc.get_objects()))
+    finally:
+        gc.enable()
+    assert alive[1:] == alive[:1] * 4, alive  # no growth from one opening to the next
+
+
 def test_identity_round_trip_keeps_frames_timing_and_audio(clip, tmp_path):
     out = tmp_path / "out.mp4"
     frames_in = copy_video(clip.path, out, crf=12)

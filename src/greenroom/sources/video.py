@@ -24,6 +24,7 @@ decoded is an error. Every user-caused problem is a `VideoError` (a `ValueError`
 
 from __future__ import annotations
 
+import gc
 import logging
 import struct
 from collections import deque
@@ -437,6 +438,13 @@ class VideoFileSource:
 
     def _convert(self, frame: av.VideoFrame) -> VideoFrame:
         index = self._frames_out
+        if index == 1:
+            # Reading the first frame's side data (`_display_matrix`) ties that frame and its
+            # SideDataContainer in a reference cycle (PyAV 18), which would pin the frame's
+            # decoder buffers until a full garbage collection: half a megabyte per file opened,
+            # which a looping source (`--loop`, video backgrounds) piles up by the hundreds.
+            # The frame is unreachable now and still young, so a cheap partial pass frees it.
+            gc.collect(1)
         if index == 0:
             self._first_matrix = _display_matrix(frame)
             try:
