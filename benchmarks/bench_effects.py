@@ -10,6 +10,7 @@ noisy shared machine; absolute numbers vary from machine to machine.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import time
@@ -22,6 +23,7 @@ import numpy as np
 from greenroom.compositing import Blur, ColorBackground, Transparent, blend
 from greenroom.compositing.edges import clean_edge_colors
 from greenroom.matte import GuidedRefiner, StillnessSkipper, TemporalSmoother
+from greenroom.pipeline.allocator import tune_allocator
 from greenroom.samples import astronaut
 from greenroom.segmentation import MediaPipeSelfieSegmenter, mask_to_frame
 
@@ -91,6 +93,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks-effects.md"))
     args = parser.parse_args()
+    tune_allocator()  # as the greenroom command runs
+    load = "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg())
     results = {size: rows_for(size, *SIZES[size], args.repeat) for size in SIZES}
     labels = [label for _, label, _ in results["720p"]]
     lines = [
@@ -105,7 +109,7 @@ def main() -> None:
     header = (
         "# Per-frame cost of each stage\n\n"
         f"Median of {args.repeat} runs per row, one process, on {platform.machine()} with "
-        f"{cv2.getNumberOfCPUs()} CPUs; OpenCV {cv2.__version__}, numpy {np.__version__}, "
+        f"{cv2.getNumberOfCPUs()} CPUs ({load}); OpenCV {cv2.__version__}, numpy {np.__version__}, "
         "inference on 2 threads. Produced by `.venv/bin/python benchmarks/bench_effects.py`.\n\n"
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -40,6 +40,7 @@ from aiortc import (
 )
 from av import VideoFrame
 
+from greenroom.pipeline.allocator import tune_allocator
 from greenroom.pipeline.stats import Series
 from greenroom.samples import astronaut
 from greenroom.web import create_app
@@ -155,6 +156,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring")
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks-web.md"))
     args = parser.parse_args()
+    tune_allocator()  # as `greenroom serve` runs
+    load = "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg())
 
     rows = []
     for size in SIZES:
@@ -169,7 +172,7 @@ def main() -> None:
         f"Python aiortc clients on 127.0.0.1 sending the astronaut photo scaled to the camera size "
         f"at 30 frames/s, effect blur 15, model auto, {args.seconds:g} s measured after "
         f"{args.warmup:g} s warm-up per row. Machine: {platform.machine()} with "
-        f"{os.cpu_count()} shared CPU cores; clients and server in one process on the same "
+        f"{os.cpu_count()} shared CPU cores, {load}; clients and server in one process on the same "
         f"cores (the clients' own VP8 encoding and decoding is part of the load); Python "
         f"{platform.python_version()}, aiortc {aiortc.__version__}, OpenCV {cv2.__version__}. "
         "Produced by `.venv/bin/python benchmarks/bench_web.py`.",
