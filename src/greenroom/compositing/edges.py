@@ -25,13 +25,23 @@ def _upscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _weighted_blur(pixels: np.ndarray, weight: np.ndarray, sigma: float) -> np.ndarray:
-    """blur(pixels * weight) / blur(weight): the average colour of the weighted region nearby."""
-    ksize = 2 * int(np.ceil(3 * sigma)) + 1
-    weight3 = cv2.merge([weight, weight, weight])
-    numerator = cv2.GaussianBlur(cv2.multiply(pixels, weight3), (ksize, ksize), sigma)
-    denominator = cv2.GaussianBlur(weight, (ksize, ksize), sigma) + np.float32(1e-3)
-    return cv2.divide(numerator, cv2.merge([denominator, denominator, denominator]))
+class _WeightedBlur:
+    """blur(pixels * weight) / blur(weight): the average colour of the weighted region nearby.
+
+    The weight stays the same over the blur-fusion rounds, so its blur (the denominator) is
+    computed once.
+    """
+
+    def __init__(self, weight: np.ndarray, sigma: float) -> None:
+        self.ksize = (2 * int(np.ceil(3 * sigma)) + 1,) * 2
+        self.sigma = sigma
+        self.weight3 = cv2.merge([weight, weight, weight])
+        denominator = cv2.GaussianBlur(weight, self.ksize, sigma) + np.float32(1e-3)
+        self.denominator3 = cv2.merge([denominator, denominator, denominator])
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        numerator = cv2.GaussianBlur(cv2.multiply(pixels, self.weight3), self.ksize, self.sigma)
+        return cv2.divide(numerator, self.denominator3)
 
 
 def clean_edge_colors(frame: np.ndarray, alpha: np.ndarray, halvings: int = 2) -> np.ndarray:
@@ -41,23 +51,24 @@ def clean_edge_colors(frame: np.ndarray, alpha: np.ndarray, halvings: int = 2) -
     foreground colour. uint8 RGB in and out. The blurred estimates are sampled (bilinearly)
     at the band's pixels only, so the cost follows the length of the outline, not the frame.
     """
-    ys, xs = np.nonzero((alpha > 0.02) & (alpha < 0.98))
-    if len(ys) == 0:
+    points = cv2.findNonZero(cv2.inRange(alpha, 0.02, 0.98))  # the band, in row-major order
+    if points is None:
         return frame
+    xs, ys = points[:, 0, 0], points[:, 0, 1]
     small = halve(frame, halvings).astype(np.float32)
     small_alpha = halve(alpha, halvings)
     sigma = max(1.0, small.shape[0] / 120)
     # A few blur-fusion rounds at low resolution, each re-blurring the previous estimates, pull
     # the foreground and background colours apart (one round leaves them partly mixed).
-    a3 = cv2.merge([small_alpha, small_alpha, small_alpha])
-    b3 = cv2.subtract(1.0, a3)
+    person = _WeightedBlur(small_alpha, sigma)
+    rest = _WeightedBlur(cv2.subtract(1.0, small_alpha), sigma)
+    a3, b3 = person.weight3, rest.weight3
     fore, back = small, small
     for _ in range(3):
-        foreground = _weighted_blur(fore, small_alpha, sigma)
-        background = _weighted_blur(back, cv2.subtract(1.0, small_alpha), sigma)
-        residual = small - a3 * foreground - b3 * background
-        fore = foreground + a3 * residual
-        back = background + b3 * residual
+        foreground, background = person(fore), rest(back)
+        residual = small - cv2.multiply(a3, foreground) - cv2.multiply(b3, background)
+        fore = cv2.add(foreground, cv2.multiply(a3, residual))
+        back = cv2.add(background, cv2.multiply(b3, residual))
     # Band pixel centres in the small images' coordinates, laid out as a 2-D map for cv2.remap
     # (which takes at most 32767 columns), padded to whole rows.
     count = len(ys)
@@ -74,11 +85,19 @@ def clean_edge_colors(frame: np.ndarray, alpha: np.ndarray, halvings: int = 2) -
         return values.reshape(-1, 3)[:count]
 
     f, b = sample(foreground), sample(background)
-    a = alpha[ys, xs][:, None]
-    image = frame[ys, xs].astype(np.float32)
-    estimate = f + a * (image - a * f - (1 - a) * b)
+    # Flat indices: one gather/scatter per array instead of numpy's slower 2-D fancy indexing.
+    flat = ys.astype(np.intp) * frame.shape[1] + xs
+    a = np.take(alpha.reshape(-1), flat)[:, None]
+    image = np.take(frame.reshape(-1, 3), flat, axis=0).astype(np.float32)
+    # F = F~ + a (I - a F~ - (1 - a) B~), in place on the gathered pixels.
+    estimate = image
+    estimate -= a * f
+    estimate -= (1 - a) * b
+    estimate *= a
+    estimate += f
+    np.clip(estimate, 0, 255, out=estimate)
     out = frame.copy()
-    out[ys, xs] = np.clip(estimate, 0, 255).astype(np.uint8)
+    out.reshape(-1, 3)[flat] = estimate.astype(np.uint8)
     return out
 
 

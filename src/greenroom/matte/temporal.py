@@ -22,10 +22,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from greenroom.compositing.resample import halve
+
 
 def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """The frame as float32 gray in [0, 1] at `size` = (width, height), area-averaged."""
-    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    """The frame as float32 gray in [0, 1] at `size` = (width, height), area-averaged.
+
+    OpenCV's INTER_AREA is fast for a whole-number ratio (1280 -> 256) but takes a slow generic
+    path for a ratio like 1920 -> 256 (4 ms); there, exact halvings come first (1.5 ms).
+    """
+    height, width = frame.shape[:2]
+    times = 0
+    if width % size[0] or height % size[1]:
+        while width >> (times + 1) >= 2 * size[0] and height >> (times + 1) >= 2 * size[1]:
+            times += 1
+    small = cv2.resize(halve(frame, times), size, interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
 
 
