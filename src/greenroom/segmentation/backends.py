@@ -112,6 +112,14 @@ class SpecSegmenter:
         """(width, height) of the model input."""
         return self.spec.input_size
 
+    def _check_output_index(self, outputs: int) -> None:
+        """A spec (or sidecar) naming an output the file does not have is the user's error."""
+        if self.spec.output_index >= outputs:
+            raise GreenroomError(
+                f"{self.path}: output_index {self.spec.output_index} but the model has "
+                f"{outputs} output(s)"
+            )
+
     def _run(self, tensor: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -139,11 +147,7 @@ class TFLiteSegmenter(SpecSegmenter):
             raise GreenroomError(f"{self.path}: LiteRT cannot load this model: {exc}") from None
         inputs = self._interpreter.get_input_details()
         outputs = self._interpreter.get_output_details()
-        if spec.output_index >= len(outputs):
-            raise GreenroomError(
-                f"{self.path}: output_index {spec.output_index} but the model has "
-                f"{len(outputs)} output(s)"
-            )
+        self._check_output_index(len(outputs))
         self._input_index = inputs[0]["index"]
         self._output_index = outputs[spec.output_index]["index"]
         expected = tuple(int(d) for d in inputs[0]["shape"])
@@ -217,11 +221,7 @@ class OnnxSegmenter(SpecSegmenter):
         self._session = session or onnx_session(self.path, num_threads, providers)
         inputs = self._session.get_inputs()
         outputs = self._session.get_outputs()
-        if spec.output_index >= len(outputs):
-            raise GreenroomError(
-                f"{self.path}: output_index {spec.output_index} but the model has "
-                f"{len(outputs)} output(s)"
-            )
+        self._check_output_index(len(outputs))
         self._input_name = inputs[0].name
         self._output_name = outputs[spec.output_index].name
         given = [1, spec.height, spec.width, 3] if spec.layout == "nhwc" else [
