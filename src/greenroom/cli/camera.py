@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -10,12 +11,11 @@ import cv2
 from click.core import ParameterSource
 
 from greenroom.cli.config import config_option
-from greenroom.cli.options import effect_from_options, effect_options, load_model
+from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.compositing import parse_color
 from greenroom.errors import GreenroomError
 from greenroom.frames import FrameItem
-from greenroom.pipeline import Processor
 from greenroom.pipeline.controls import HELP, LiveControls, list_backgrounds
 from greenroom.pipeline.recording import RecordingSink
 from greenroom.pipeline.stats import PipelineStats
@@ -110,15 +110,7 @@ def camera(
     preview: bool,
     record: Path | None,
     backgrounds: Path | None,
-    blur: float | None,
-    background: str | None,
-    color: str | None,
-    light_wrap: float,
-    transparent: bool,
-    mask: bool,
-    model: str,
-    refine: bool,
-    threads: int | None,
+    chosen: EffectArgs,
     temporal: bool,
     skip_still: bool,
     show_stats: bool,
@@ -134,15 +126,13 @@ def camera(
     """
     # An effect named on the command line replaces the config file's, rather than clashing.
     ctx = click.get_current_context()
-    chosen = {"blur": blur, "background": background, "color": color,
-              "transparent": transparent, "mask": mask}
     if any(ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE for n in EFFECT_OPTIONS):
-        for name in EFFECT_OPTIONS:
-            if ctx.get_parameter_source(name) is ParameterSource.DEFAULT_MAP:
-                chosen[name] = False if name in ("transparent", "mask") else None
-    blur, background, color = chosen["blur"], chosen["background"], chosen["color"]
-    transparent, mask = bool(chosen["transparent"]), bool(chosen["mask"])
-    effect = effect_from_options(blur, background, color, transparent, mask, light_wrap)
+        chosen = dataclasses.replace(chosen, **{
+            name: getattr(EffectArgs, name)  # the option's default: not chosen
+            for name in EFFECT_OPTIONS
+            if ctx.get_parameter_source(name) is ParameterSource.DEFAULT_MAP
+        })
+    effect = chosen.effect()
     if virtual_camera is None:
         virtual_camera = not (preview or record)
     if not (virtual_camera or preview or record):
@@ -157,8 +147,7 @@ def camera(
         frames = LiveFileSource(Path(source), loop=loop, realtime=realtime)
     else:
         frames = open_camera(CameraSettings(parse_device(device), width, height, fps, mjpg))
-    processor = Processor(effect, model=load_model(model, threads), refine=refine,
-                          temporal=temporal, skip_still=skip_still)
+    processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still)
     stats = PipelineStats()
     sinks: list[Sink] = []
     with processor, stop_on_signals() as stop:
@@ -171,7 +160,7 @@ def camera(
                 sinks.append(vcam)
             if preview:
                 controls = LiveControls(processor, background_list,
-                                        parse_color(color) if color else (0, 177, 64))
+                                        parse_color(chosen.color) if chosen.color else (0, 177, 64))
                 sinks.append(WindowSink(controls, stats, stop))
         except GreenroomError:
             for sink in sinks:

@@ -8,9 +8,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.options import effect_from_options, effect_options, load_model
+from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.errors import GreenroomError, OutputError
-from greenroom.pipeline import Processor
 from greenroom.sinks.images import FORMATS, check_output_path, write_image
 from greenroom.sources.images import expand_inputs, read_image
 
@@ -62,15 +61,7 @@ def same_file(a: Path, b: Path) -> bool:
 def image(
     inputs: tuple[Path, ...],
     output: Path,
-    blur: float | None,
-    background: str | None,
-    color: str | None,
-    light_wrap: float,
-    transparent: bool,
-    mask: bool,
-    model: str,
-    refine: bool,
-    threads: int | None,
+    chosen: EffectArgs,
     fmt: str | None,
     quality: int,
     force: bool,
@@ -82,7 +73,7 @@ def image(
     (in/00002.jpg -> out/00002.png with --mask). Files that fail are reported and skipped; the
     exit status is 1 if any failed.
     """
-    effect = effect_from_options(blur, background, color, transparent, mask, light_wrap)
+    effect = chosen.effect()
     single = (
         len(inputs) == 1 and not inputs[0].is_dir() and output.suffix.lower() in FORMATS
     )
@@ -108,7 +99,7 @@ def image(
 
     failures = 0
     written: dict[Path, Path] = {}
-    with Processor(effect, model=load_model(model, threads), refine=refine) as processor:
+    with chosen.processor(effect) as processor:
         progress = tqdm(
             jobs,
             unit="image",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import click
 from greenroom.api import make_effect
 from greenroom.compositing import DEFAULT_BLUR, Effect
 from greenroom.errors import GreenroomError
+from greenroom.pipeline.processor import Processor
 from greenroom.segmentation import MODEL_NAMES, Segmenter, load_segmenter, looks_like_path
 from greenroom.segmentation.registry import ALIASES
 
@@ -95,9 +98,47 @@ def _model_option_decorators() -> list[Callable[[Callable[..., Any]], Callable[.
     ]
 
 
+@dataclass(frozen=True)
+class EffectArgs:
+    """What the shared effect and model options asked for; commands get it as `chosen`."""
+
+    blur: float | None = None
+    background: str | None = None
+    color: str | None = None
+    light_wrap: float = 0.0
+    transparent: bool = False
+    mask: bool = False
+    model: str = "auto"
+    refine: bool = True
+    threads: int | None = None
+
+    def effect(self) -> Effect:
+        """The effect; a background file is opened now, so a bad one fails before any work."""
+        return effect_from_options(
+            self.blur, self.background, self.color, self.transparent, self.mask, self.light_wrap
+        )
+
+    def processor(self, effect: Effect, **options: Any) -> Processor:
+        """A `Processor` with the chosen model (and --models-dir/--provider) and refinement."""
+        return Processor(
+            effect, model=load_model(self.model, self.threads), refine=self.refine, **options
+        )
+
+
+#: Parameter names of the shared options, as click passes them.
+EFFECT_ARGS = tuple(f.name for f in fields(EffectArgs))
+
+
 def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add --blur/--background/--color/--transparent/--mask/--model/--threads/--models-dir/
-    --provider to a command."""
+    """Add --blur/--background/--color/--light-wrap/--transparent/--mask/--model/--models-dir/
+    --provider/--refine/--threads to a command, which receives them as one `chosen: EffectArgs`.
+    """
+
+    @functools.wraps(command)
+    def bundled(*args: Any, **kwargs: Any) -> Any:
+        kwargs["chosen"] = EffectArgs(**{name: kwargs.pop(name) for name in EFFECT_ARGS})
+        return command(*args, **kwargs)
+
     decorators = [
         click.option(
             "--blur",
@@ -166,8 +207,8 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
     ]
     for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+        bundled = decorator(bundled)
+    return bundled
 
 
 def effect_from_options(

@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.options import effect_from_options, effect_options, load_model
+from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
-from greenroom.pipeline import Processor
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.pipeline.video import convert_video
 from greenroom.sinks.video import is_sequence_path
@@ -41,15 +40,7 @@ from greenroom.sources.video import VideoInfo
 def video(
     input_path: Path,
     output: str,
-    blur: float | None,
-    background: str | None,
-    color: str | None,
-    light_wrap: float,
-    transparent: bool,
-    mask: bool,
-    model: str,
-    refine: bool,
-    threads: int | None,
+    chosen: EffectArgs,
     crf: int | None,
     preset: str,
     temporal: bool,
@@ -62,9 +53,10 @@ def video(
     matte as a grayscale video of the same size and frame count. Frames that cannot be decoded
     are skipped and counted; Ctrl-C stops early and keeps a playable file.
     """
-    if transparent and not (is_sequence_path(output) or Path(output).suffix.lower() == ".webm"):
+    webm = Path(output).suffix.lower() == ".webm"
+    if chosen.transparent and not (is_sequence_path(output) or webm):
         raise click.UsageError("--transparent needs a .webm output or a PNG sequence (out/)")
-    effect = effect_from_options(blur, background, color, transparent, mask, light_wrap)
+    effect = chosen.effect()
     bar: tqdm | None = None
 
     def start(info: VideoInfo) -> None:
@@ -77,8 +69,7 @@ def video(
         if bar is not None:
             bar.update(1)
 
-    processor = Processor(effect, model=load_model(model, threads), refine=refine,
-                          temporal=temporal)
+    processor = chosen.processor(effect, temporal=temporal)
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of
