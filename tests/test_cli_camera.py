@@ -6,11 +6,7 @@ standing in for `pyvirtualcam.Camera` that records what it is sent and when.
 
 from __future__ import annotations
 
-import glob
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,7 +15,7 @@ import pytest
 import pyvirtualcam
 
 from greenroom.sources.video import VideoFileSource
-from tests.cli import error_lines, no_temp_files, run
+from tests.cli import error_lines, interrupt_once_writing, no_temp_files, run
 from tests.clips import make_clip, read_video_pts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,25 +176,12 @@ def test_slow_output_drops_oldest_and_keeps_latency_bounded(capsys, fake_vcam, c
 
 def test_sigint_stops_cleanly_with_a_playable_recording(clip, clip_seconds, tmp_path):
     out = tmp_path / "loop.mkv"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "greenroom", "camera", "--source", str(clip.path), "--loop",
-         "--record", str(out), "--no-virtual-camera"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    status, err = interrupt_once_writing(
+        ["camera", "--source", str(clip.path), "--loop", "--record", str(out),
+         "--no-virtual-camera"],
+        tmp_path / ".loop.mkv.tmp-*", 2.0,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while not glob.glob(str(tmp_path / ".loop.mkv.tmp-*")):  # recording opened
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the camera command never started"
-            time.sleep(0.02)
-        time.sleep(2.0)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 130, err
+    assert status == 130, err
     assert "Traceback" not in err
     stats = summary(err)
     assert f"recorded {out}" in err

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import glob
 import signal
 import subprocess
 import sys
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,7 +26,7 @@ from greenroom.samples import sample_path
 from greenroom.sinks.video import VideoFileSink
 from greenroom.sources.images import read_image
 from greenroom.sources.video import VideoFileSource
-from tests.cli import error_lines, no_temp_files, run
+from tests.cli import error_lines, interrupt_once_writing, no_temp_files, run
 from tests.clips import make_audio_only, make_clip, read_packets, read_video_pts
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -377,26 +375,11 @@ def test_file_size_limit_in_a_real_process(clip, tmp_path):
 
 def test_ctrl_c_keeps_a_playable_file(long_clip, tmp_path):
     out = tmp_path / "stopped.mp4"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "greenroom", "video", str(long_clip.path), "-o", str(out),
-         "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    status, err = interrupt_once_writing(
+        ["video", str(long_clip.path), "-o", str(out), "--no-progress"],
+        tmp_path / ".stopped.mp4.tmp-*", 1.0,
     )
-    try:
-        # The temporary output appears once the model is loaded and the input opened.
-        deadline = time.monotonic() + 60
-        while not glob.glob(str(tmp_path / ".stopped.mp4.tmp-*")):
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "processing never started"
-            time.sleep(0.02)
-        time.sleep(1.0)
-        process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 130, err
+    assert status == 130, err
     assert f"wrote {out}" in err and "frames in" in err and "stopped early" in err
     assert "Traceback" not in err
     frames = decode(out)
