@@ -122,6 +122,32 @@ def test_stop_event_ends_the_run_and_closes_the_sink(astronaut_rgb, processor):
     assert 10 <= stats.frames_out <= 12
 
 
+@pytest.mark.parametrize("live", [True, False])
+def test_stop_ends_the_run_while_the_source_is_stuck(astronaut_rgb, processor, live):
+    """A camera that stops delivering must not hold the run (or Ctrl-C) hostage."""
+    stop = threading.Event()
+    release = threading.Event()
+    sink = ListSink()
+
+    def stalls_after_three():
+        for index in range(3):
+            yield FrameItem(index, astronaut_rgb)
+        release.wait(30)  # a read that does not return
+
+    pipeline = StreamPipeline(processor, stalls_after_three(), sink, live=live, stop=stop)
+    timer = threading.Timer(1.0, stop.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        stats = pipeline.run()
+    finally:
+        release.set()
+        timer.cancel()
+    assert time.monotonic() - started < 5
+    assert sink.closed
+    assert stats.frames_out == len(sink.items) >= (1 if live else 3)
+
+
 def test_an_error_in_a_stage_is_raised_and_the_sink_closed(astronaut_rgb, processor):
     class BrokenSink(ListSink):
         def write(self, item):

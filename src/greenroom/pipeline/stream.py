@@ -72,6 +72,18 @@ class StreamPipeline:
         for queue in self.queues.values():
             queue.close()
 
+    def _end_input_on_stop(self, finished: threading.Event) -> None:
+        """On stop, end the input at once, even while the source is stuck in a read.
+
+        The capture thread only sees `stop` between frames; a camera that stopped delivering, or
+        a stream that went quiet, would otherwise hold the whole pipeline (and Ctrl-C) until its
+        read returns. Frames already queued are still processed and written.
+        """
+        while not finished.is_set():
+            if self.stop.wait(0.1):
+                self.queues["captured"].close()
+                return
+
     def _capture(self) -> None:
         out = self.queues["captured"]
         try:
@@ -165,14 +177,23 @@ class StreamPipeline:
         ]
         for thread in threads:
             thread.start()
+        finished = threading.Event()
+        watcher = threading.Thread(
+            target=self._end_input_on_stop, args=(finished,), name="greenroom-stop", daemon=True
+        )
+        watcher.start()
         try:
             self._drain()
         except BaseException as error:
             self._fail(error)
         finally:
+            finished.set()
             try:
                 for thread in threads:
-                    thread.join(timeout=10)
+                    # A capture thread still inside a stalled source's read is left behind (it
+                    # is a daemon and ends when the read returns); the others finish quickly.
+                    stalled = thread is threads[0] and self.stop.is_set()
+                    thread.join(timeout=1 if stalled else 10)
             except KeyboardInterrupt as error:  # a second Ctrl-C: still finalize the output
                 self._fail(error)
             self.stats.dropped = {
