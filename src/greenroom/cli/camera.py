@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from pathlib import Path
 
@@ -169,15 +170,12 @@ def camera(
             frames.close()
             raise
 
-        deadline = time.perf_counter() + duration if duration else None
         last_report = time.perf_counter()
 
         def after_each(item: FrameItem, current: PipelineStats) -> None:
             nonlocal last_report
             now = time.perf_counter()
             if max_frames and current.frames_out >= max_frames:
-                stop.set()
-            if deadline and now >= deadline:
                 stop.set()
             if show_stats and now - last_report >= 1.0:
                 last_report = now
@@ -186,7 +184,17 @@ def camera(
         output = FrameLimit(TeeSink(sinks), max_frames)
         pipeline = StreamPipeline(processor, frames, output, live=True, stats=stats,
                                   stop=stop, on_output=after_each)
-        pipeline.run()
+        # A timer rather than a check per frame: --duration must end the run even while the
+        # camera delivers nothing (a stalled device, a stream that went quiet).
+        timer = threading.Timer(duration, stop.set) if duration else None
+        if timer is not None:
+            timer.daemon = True
+            timer.start()
+        try:
+            pipeline.run()
+        finally:
+            if timer is not None:
+                timer.cancel()
         stats.frames_out = min(stats.frames_out, output.written)  # not the dropped extras
 
     click.echo(f"greenroom: {stats.summary()}", err=True)
