@@ -280,8 +280,10 @@ def test_config_paths_expand_the_home_folder(monkeypatch, capsys, clip, tmp_path
         ('[camera]\nmax-frames = 5\ncolour = "blue"\n', "unknown setting 'colour'"),
         ("[camera\nmax-frames = 5\n", "not valid TOML"),
         (None, "no such config file"),
+        ('[camera]\nwidth = "wide"\n', "setting 'width': 'wide' is not a valid integer"),
+        ("[camera]\nblur = -3\n", "setting 'blur'"),
     ],
-    ids=["unknown-key", "invalid-toml", "missing"],
+    ids=["unknown-key", "invalid-toml", "missing", "wrong-type", "out-of-range"],
 )
 def test_bad_config_file_is_one_line(capsys, clip, tmp_path, content, words):
     config = tmp_path / "greenroom.toml"

@@ -38,7 +38,7 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
     name = ctx.command.name or ""
     section: dict[str, Any] = data.get(name, data) if isinstance(data.get(name), dict) else data
-    known = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+    known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
     defaults: dict[str, Any] = {}
     for key, setting in section.items():
         option = key.replace("-", "_")
@@ -46,7 +46,13 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
             raise InputError(path, f"unknown setting {key!r} for `greenroom {name}`")
         if isinstance(setting, str) and setting.startswith("~"):
             setting = str(Path(setting).expanduser())  # no shell expands ~ in a config file
-        defaults[option] = str(setting) if option in ("device",) else setting
+        setting = str(setting) if option in ("device",) else setting
+        # Checked here, so that a wrong value names this file rather than a flag not given.
+        try:
+            known[option].type_cast_value(ctx, setting)
+        except click.BadParameter as exc:
+            raise InputError(path, f"setting {key!r}: {exc.message}") from None
+        defaults[option] = setting
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
