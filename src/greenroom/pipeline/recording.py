@@ -33,7 +33,12 @@ def live_info(width: int, height: int, fps: float) -> VideoInfo:
 
 
 class RecordingSink:
-    """Write live frames to a file with their real capture times (variable frame rate)."""
+    """Write live frames to a file with their real capture times (variable frame rate).
+
+    Frames that carry a timeline of their own in milliseconds (`pts`, as a file played as the
+    camera does) are stamped with it instead, so a file run faster than real time
+    (`--no-realtime`) still records at its own pace.
+    """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: float, **options: object):
         self.sink = VideoFileSink(path, live_info(width, height, fps), **options)  # type: ignore[arg-type]
@@ -42,9 +47,11 @@ class RecordingSink:
 
     def write(self, item: FrameItem) -> None:
         assert item.output is not None
+        # Milliseconds either way: the media timeline when the frame has one, else the clock.
+        now = float(item.pts) / 1000 if item.pts is not None else item.captured
         if self._t0 is None:
-            self._t0 = item.captured
-        self.sink.write(item.output, round((item.captured - self._t0) * 1000))
+            self._t0 = now
+        self.sink.write(item.output, round((now - self._t0) * 1000))
 
     def close(self) -> None:
         self.path = self.sink.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -34,7 +35,12 @@ class LiveFileSource:
     file starts again at its end, its timeline continuing without a jump. A phone clip stored
     sideways with rotation metadata is turned upright, since a camera stream carries no such
     metadata: what the virtual camera shows is what a player would show.
+
+    Each item's `pts` is its place on that timeline in milliseconds (`TIME_BASE`), so a
+    recording keeps the file's timing even when frames come faster than real time.
     """
+
+    TIME_BASE = Fraction(1, 1000)
 
     def __init__(self, path: str | Path, loop: bool = False, realtime: bool = True) -> None:
         self.path = Path(path)
@@ -69,7 +75,8 @@ class LiveFileSource:
                         delay = started + at - time.perf_counter()
                         if delay > 0:
                             time.sleep(delay)
-                    yield FrameItem(index, self._upright(frame.image), captured=time.perf_counter())
+                    yield FrameItem(index, self._upright(frame.image), pts=round(at * 1000),
+                                    captured=time.perf_counter())
                     index += 1
                     end = at + 1.0 / self.fps
                 self.skipped += source.skipped
