@@ -180,7 +180,10 @@ def _copy_packet(packet: av.Packet) -> av.Packet:
 def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     """The frame's DISPLAYMATRIX side data as 9 int32s (FFmpeg layout), if present."""
     try:
-        for sd in frame.side_data:
+        sides = frame.side_data
+        # A mapping (Type -> SideData) in PyAV 18 and 19, and from 19 on iterating it yields
+        # the keys; older PyAV iterates the SideData objects themselves.
+        for sd in sides.values() if hasattr(sides, "values") else sides:
             if getattr(sd.type, "name", "") == "DISPLAYMATRIX":
                 raw = bytes(sd)
                 if len(raw) >= 36:
@@ -188,6 +191,18 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     except (AttributeError, TypeError, ValueError):  # side-data API differs in old PyAV
         return None
     return None
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    """Open for reading, tolerating metadata that is not valid UTF-8 (phones write such tags).
+
+    PyAV up to 18 needs `metadata_errors="replace"` for that; PyAV 19 dropped the argument
+    (and no longer fails on such tags).
+    """
+    try:
+        return av.open(str(path), "r", metadata_errors="replace")
+    except TypeError:
+        return av.open(str(path), "r")
 
 
 def _normalise_degrees(deg: float) -> int:
@@ -215,7 +230,7 @@ class VideoFileSource:
 
         self._check_file()
         try:
-            self._container = av.open(str(self.path), "r", metadata_errors="replace")
+            self._container = _open_input(self.path)
         except av.error.FileNotFoundError as e:
             raise VideoFileNotFoundError(self.path, "no such file") from e
         except av.error.PermissionError as e:
