@@ -183,3 +183,27 @@ def test_live_file_source_turns_a_sideways_phone_clip_upright(tmp_path):
     assert len(frames) == 3 and frames[0].shape == (320, 240, 3)
     upright = cv2.rotate(first_stored, cv2.ROTATE_90_COUNTERCLOCKWISE)
     np.testing.assert_array_equal(frames[0], upright)
+
+
+def test_a_file_read_faster_than_real_time_records_at_its_own_pace(tmp_path):
+    """`camera --source clip --no-realtime --record`: frames come as fast as they decode, but
+    the recording keeps the file's timeline, looped without a jump."""
+    from greenroom.pipeline.recording import RecordingSink
+    from greenroom.sources.live_file import LiveFileSource
+    from tests.clips import make_clip, read_video_pts
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=12, audio=False)
+    source = LiveFileSource(clip.path, loop=True, realtime=False)
+    sink = RecordingSink(tmp_path / "rec.mkv", source.width, source.height, source.fps)
+    for item in source:
+        item.output = item.image
+        sink.write(item)
+        if item.index == 23:  # twice through the file
+            break
+    sink.close()
+    recorded, _ = read_video_pts(tmp_path / "rec.mkv")
+    once = [round(1000 * float((p - clip.pts[0]) * clip.time_base)) for p in clip.pts]
+    length = round(1000 * float((clip.pts[-1] - clip.pts[0]) * clip.time_base)) + round(
+        1000 / source.fps)
+    assert recorded[:12] == once
+    assert all(abs(r - (o + length)) <= 1 for r, o in zip(recorded[12:], once, strict=True))

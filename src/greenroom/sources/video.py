@@ -181,9 +181,10 @@ def _display_matrix(frame: av.VideoFrame) -> tuple[int, ...] | None:
     """The frame's DISPLAYMATRIX side data as 9 int32s (FFmpeg layout), if present."""
     try:
         sides = frame.side_data
-        # A mapping (Type -> SideData) in PyAV 18 and 19, and from 19 on iterating it yields
-        # the keys; older PyAV iterates the SideData objects themselves.
-        for sd in sides.values() if hasattr(sides, "values") else sides:
+        # Iterating it yields the SideData objects up to PyAV 18 and their types (the keys of
+        # a mapping) from PyAV 19 on.
+        for entry in sides:
+            sd = entry if hasattr(entry, "type") else sides[entry]
             if getattr(sd.type, "name", "") == "DISPLAYMATRIX":
                 raw = bytes(sd)
                 if len(raw) >= 36:
