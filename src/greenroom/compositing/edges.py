@@ -18,7 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from greenroom.compositing.resample import halve
+from greenroom.compositing.resample import halve, levels_to
 
 
 def _upscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -44,13 +44,25 @@ class _WeightedBlur:
         return cv2.divide(numerator, self.denominator3)
 
 
-def clean_edge_colors(frame: np.ndarray, alpha: np.ndarray, halvings: int = 2) -> np.ndarray:
+#: Height (pixels) the colour estimates are formed at, at least: they are smooth, and a coarser
+#: grid costs less. On a green-screen composite of the sample portrait with its real matte,
+#: 90-135 px (3 halvings at 720p and 1080p) gives a compositing error within 1% of 180-270 px
+#: (2 halvings) in half the time: 3.1 against 5.5 ms at 720p.
+WORKING_HEIGHT = 90
+
+
+def clean_edge_colors(
+    frame: np.ndarray, alpha: np.ndarray, halvings: int | None = None
+) -> np.ndarray:
     """The frame with the old background's colour removed from the person's soft edge.
 
     Pixels with alpha 0 or 1 are returned unchanged; the edge band gets the estimated
     foreground colour. uint8 RGB in and out. The blurred estimates are sampled (bilinearly)
     at the band's pixels only, so the cost follows the length of the outline, not the frame.
+    `halvings` sets the estimates' resolution (default: from `WORKING_HEIGHT`, at least 2).
     """
+    if halvings is None:
+        halvings = max(2, levels_to(frame.shape[0], WORKING_HEIGHT))
     points = cv2.findNonZero(cv2.inRange(alpha, 0.02, 0.98))  # the band, in row-major order
     if points is None:
         return frame

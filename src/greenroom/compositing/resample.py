@@ -18,3 +18,12 @@ def halve(image: np.ndarray, times: int) -> np.ndarray:
             image, (max(1, width // 2), max(1, height // 2)), interpolation=cv2.INTER_AREA
         )
     return image
+
+
+def levels_to(height: int, target: int) -> int:
+    """The most halvings that keep `height` at or above `target` (0 if it is already below)."""
+    times = 0
+    while height // 2 >= target:
+        height //= 2
+        times += 1
+    return times

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from greenroom.compositing.resample import halve
+from greenroom.compositing.resample import halve, levels_to
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,6 @@ class GuidedParams:
     high: float = 0.6
     fine_height: int = 360
     coarse_halvings: int = 2
-
-
-def levels_to(height: int, target: int) -> int:
-    """How many halvings bring `height` closest to `target` without going below half of it."""
-    times = 0
-    while height // 2 >= target:
-        height //= 2
-        times += 1
-    return times
 
 
 class GuidedRefiner:
