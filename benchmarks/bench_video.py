@@ -234,10 +234,13 @@ def wait_for_quiet(limit: float, threshold: float = 0.25) -> float:
 # -- 1. greenroom file, 2. floor, 3. naive -------------------------------------------------------
 
 
-def cli_processor() -> Processor:
-    """The processor `greenroom video/camera --blur` builds: default model, default blur."""
+def cli_processor(command: str) -> Processor:
+    """The processor `greenroom video --blur` or `greenroom camera --blur` builds by default:
+    default model, refinement, blur and temporal smoothing, and for the camera still-frame
+    skipping (the one-frame look-ahead of files is `convert_video`'s, on by default)."""
     effect = effect_from_options(DEFAULT_BLUR, None, None, False, False)
-    return Processor(effect, model="auto", num_threads=None)
+    return Processor(effect, model="auto", num_threads=None, temporal=True,
+                     skip_still=command == "camera")
 
 
 def describe_processor(processor: Processor) -> str:
@@ -268,6 +271,9 @@ def run_convert(
     processor: object, clip: Path, out: Path, preset: str = PRESET
 ) -> tuple[int, dict[str, float]]:
     """What `greenroom video clip.mp4 -o out.mp4 --blur` does, minus the progress bar."""
+    reset = getattr(processor, "reset", None)
+    if reset is not None:
+        reset()  # a new file: nothing carried over from the previous run
     result = convert_video(clip, out, processor, preset=preset)  # type: ignore[arg-type]
     stages = {name: series.mean_ms for name, series in result.stats.stages.items()}
     return result.stats.frames_out, stages
@@ -460,7 +466,7 @@ def in_child(
 def child_main(args: argparse.Namespace) -> None:
     if not args.default_allocator:
         tune_allocator()  # as the `greenroom` command does at start
-    processor = cli_processor()
+    processor = cli_processor("camera")
     result: LiveResult | MemoryResult
     if args.child == "live":
         result = run_live(processor, args.clip, args.live_seconds)
@@ -782,7 +788,7 @@ def main(argv: list[str] | None = None) -> None:
                 if waited > 1.5:
                     log(f"waited {waited:.0f} s for other processes to go quiet")
 
-        processor = cli_processor()
+        processor = cli_processor("video")
         clips = {size: clip(*SIZES[size], args.frames) for size in args.sizes}
         model = naive_model() if args.sizes and "naive" not in args.skip else None
         for size in args.sizes:  # load the models for this frame shape before timing
@@ -817,7 +823,9 @@ def main(argv: list[str] | None = None) -> None:
         if model is not None:
             model.close()
 
-        described = describe_processor(processor)
+        with cli_processor("camera") as camera:
+            described = (f"`video`: {describe_processor(processor)}; `camera` (live and "
+                         f"memory runs): {describe_processor(camera)}")
         processor.close()
         live = live_default = None
         if "live" not in args.skip:
@@ -877,8 +885,8 @@ here; the ratios, measured minutes apart in one process, move less. `--repeat 3 
 gives steadier numbers at the price of time.
 
 Clips: {content}, 30 fps H.264 (crf 18, about 10 Mb/s at 720p) with a stereo AAC track,
-generated with PyAV at the start of the run. Processor, as `greenroom video/camera --blur`
-builds it: {processor}.
+generated with PyAV at the start of the run. Processors, as `greenroom video --blur` and
+`greenroom camera --blur` build them: {processor}.
 
 {table}
 ## What each row is
