@@ -405,7 +405,9 @@ def test_connect_disconnect_cycles_leak_nothing() -> None:
             assert after[3] <= before[3], f"peer connections leaked: {before} -> {after}"
             assert len(opened) == 22
             assert len(closed) == len(opened)  # every model released
-            assert native_after <= native_before + 2, (native_before, native_after)
+            # Native pools (codecs, OpenCV, the runtimes) may still grow by a few threads;
+            # a thread leaked per connection would add 20.
+            assert native_after <= native_before + 6, (native_before, native_after)
             assert server.rooms == {}
 
     asyncio.run(main())
