@@ -129,6 +129,29 @@ def test_processor_resets_the_model_at_a_scene_cut(model_path):
     assert not np.allclose(without.matte(launch), fresh, atol=1e-3)
 
 
+def test_a_recurrent_registry_entry_loads_as_a_recurrent_segmenter(model_path, tmp_path):
+    """The registry's RVM entry, pointed at the tiny model (same signature) by name and hash:
+    it is found in the models folder without a download and carries state across frames."""
+    import dataclasses
+    import hashlib
+
+    from greenroom.segmentation import registry
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    data = model_path.read_bytes()
+    (folder / "rvm_like.onnx").write_bytes(data)
+    info = dataclasses.replace(
+        registry.MODELS["rvm-mobilenetv3"], filename="rvm_like.onnx", size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(), url="http://127.0.0.1:9/never-contacted",
+    )
+    segmenter = registry.load(info, directory=folder, download=False)
+    assert isinstance(segmenter, RecurrentMattingSegmenter)
+    assert segmenter.name == "rvm-mobilenetv3"
+    np.testing.assert_allclose(segmenter.segment(frame(255)), sig(1.0), atol=1e-5)
+    np.testing.assert_allclose(segmenter.segment(frame(255)), sig(2.0), atol=1e-5)
+
+
 def test_large_frames_are_scaled_down_and_bgr_is_accepted(model_path):
     segmenter = RecurrentMattingSegmenter(model_path, max_side=128)
     big = np.zeros((480, 640, 3), np.uint8)

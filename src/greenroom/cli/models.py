@@ -44,6 +44,8 @@ def list_models(models_dir: Path | None) -> None:
         spec = info.spec
         if spec is not None:
             size_in = f"{spec.width}x{spec.height}"
+        elif info.recurrent:
+            size_in = "any"
         else:
             size_in = "256x256" if info.name.endswith("general") else "256x144"
         rows.append((
@@ -91,6 +93,9 @@ def info_command(name: str, models_dir: Path | None) -> None:
     lines.append(("sha256", info.sha256 or "–"))
     if info.spec is not None:
         lines.append(("input/output", info.spec.describe()))
+    elif info.recurrent:
+        lines.append(("input/output", "RGB frame scaled to at most 512 px a side, recurrent "
+                      "state carried across frames; alpha matte out"))
     else:
         lines.append(("input/output", "MediaPipe's own preprocessing (see mediapipe_selfie.py)"))
     lines.append(("speed", info.speed))

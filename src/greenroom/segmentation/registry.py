@@ -1,7 +1,8 @@
 """The model zoo: well-known real-time person-segmentation models by name.
 
-Each `ModelInfo` says where the file comes from (an upstream URL pinned to a commit, and its
-sha256), its license and size, and how to run it (a `ModelSpec`). Files live in one folder:
+Each `ModelInfo` says where the file comes from (an upstream URL pinned to a commit or a
+release, and its sha256), its license and size, and how to run it (a `ModelSpec`, or RVM's
+recurrent signature). Files live in one folder:
 
 - `models_dir()`: `--models-dir`, else `$GREENROOM_MODELS`, else the platform cache folder
   (`$XDG_CACHE_HOME/greenroom/models`, by default `~/.cache/greenroom/models`, on Linux;
@@ -12,8 +13,9 @@ sha256), its license and size, and how to run it (a `ModelSpec`). Files live in 
   `greenroom models download NAME`.
 
 `selfie-general` and `selfie-landscape` ship inside the mediapipe wheel and are never downloaded.
-Every spec below was checked against hand-labelled portraits (tests/test_models.py); the notes
-say what was found out on the way.
+Every spec below was checked against hand-labelled portraits (tests/test_models.py), except
+RVM's, of which no copy was at hand (its notes say so); the notes say what was found out on the
+way.
 """
 
 from __future__ import annotations
@@ -51,12 +53,16 @@ class ModelInfo:
     size: int
     license: str
     source: str
-    speed: str  # per 720p frame on 2 CPU threads: "fast" < 10 ms, "medium" < 40 ms, "slow"
+    #: Per 720p frame on 2 CPU threads: "fast" < 10 ms, "medium" < 40 ms, "slow"; "unmeasured"
+    #: for a model no copy of which was at hand to time.
+    speed: str
     notes: str
-    spec: ModelSpec | None = None  # None: a built-in model with its own segmenter
+    spec: ModelSpec | None = None  # None: a built-in or recurrent model with its own segmenter
     url: str | None = None
     sha256: str | None = None
     builtin: bool = False
+    #: An RVM-style recurrent matting model (`recurrent.RecurrentMattingSegmenter`).
+    recurrent: bool = False
 
     @property
     def backend(self) -> str:
@@ -212,6 +218,25 @@ MODELS: dict[str, ModelInfo] = {
             url=_OBS + "mediapipe.onnx",
             sha256="7f785cf032261a07af7b845f891cab30da3f0757c7b362310e089e3aa8e8860a",
         ),
+        ModelInfo(
+            name="rvm-mobilenetv3",
+            filename="rvm_mobilenetv3_fp32.onnx",
+            size=14_975_696,
+            license="GPL-3.0 (code and weights)",
+            source="PeterL1n/RobustVideoMatting, release v1.0.0",
+            speed="unmeasured",
+            notes="Robust Video Matting, MobileNetV3 backbone, fp32: a recurrent video "
+            "matting model. greenroom feeds each frame's four state tensors into the next "
+            "and starts afresh at a scene cut or a new file (recurrent.py). Not run on the "
+            "development machine (no copy in its shared data, and no download possible "
+            "there): the size and sha256 are the upstream release file's, as pinned by "
+            "several independent projects; the loading path is tested with a tiny model of "
+            "the same signature (tests/test_recurrent.py).",
+            url="https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/"
+            "rvm_mobilenetv3_fp32.onnx",
+            sha256="88d4531297118f595bf2fd60f6f566aec2e559393802d1f436c380f0cbbd2828",
+            recurrent=True,
+        ),
     )
 }
 
@@ -221,6 +246,7 @@ ALIASES = {
     "landscape": "selfie-landscape",
     "meet": "meet-full",
     "bodypix": "bodypix-mobilenet050-8",
+    "rvm": "rvm-mobilenetv3",
 }
 
 
@@ -355,8 +381,12 @@ def load(
 
         require_cpu_only(providers, info.name)
         return MediaPipeSelfieSegmenter(info.name.removeprefix("selfie-"), num_threads)
-    assert info.spec is not None
     path = ensure_model(info, directory, download=download, progress=progress)
+    if info.recurrent:
+        from greenroom.segmentation.recurrent import RecurrentMattingSegmenter
+
+        return RecurrentMattingSegmenter(path, num_threads, providers, name=info.name)
+    assert info.spec is not None
     if info.backend == "onnx":
         return OnnxSegmenter(info.name, path, info.spec, num_threads, providers)
     require_cpu_only(providers, info.name)
