@@ -9,7 +9,7 @@ import click
 from tqdm import tqdm
 
 from greenroom.errors import GreenroomError
-from greenroom.segmentation import registry
+from greenroom.segmentation import MODEL_SUFFIXES, registry
 from greenroom.segmentation.specs import SIDECAR_KEYS
 
 _DIR_OPTION = click.option(
@@ -74,7 +74,7 @@ def info_command(name: str, models_dir: Path | None) -> None:
     derives for it from its sidecar TOML (same stem, .toml), whose keys are listed.
     """
     if name not in registry.MODELS and name not in registry.ALIASES and (
-        name.lower().endswith((".tflite", ".onnx"))
+        name.lower().endswith(MODEL_SUFFIXES)
     ):
         _info_file(Path(name))
         return

@@ -14,7 +14,13 @@ from greenroom.api import make_effect
 from greenroom.compositing import DEFAULT_BLUR, Effect
 from greenroom.errors import GreenroomError
 from greenroom.pipeline.processor import Processor
-from greenroom.segmentation import MODEL_NAMES, Segmenter, load_segmenter, looks_like_path
+from greenroom.segmentation import (
+    MODEL_NAMES,
+    MODEL_SUFFIXES,
+    Segmenter,
+    load_segmenter,
+    looks_like_path,
+)
 from greenroom.segmentation.registry import ALIASES
 
 MODEL_HELP = (
@@ -30,7 +36,7 @@ def validate_model(ctx: click.Context | None, param: click.Parameter | None, val
         return value
     path = Path(value).expanduser()
     if looks_like_path(value) or path.is_file():
-        if path.suffix.lower() not in (".tflite", ".onnx"):
+        if path.suffix.lower() not in MODEL_SUFFIXES:
             raise click.BadParameter(f"{value}: a model file must be .tflite or .onnx")
         if not path.is_file():
             raise click.BadParameter(f"{value}: no such model file")

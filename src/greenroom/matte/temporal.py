@@ -22,7 +22,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from greenroom.compositing.resample import halve
+from greenroom.compositing.resample import halve, levels_to
 
 
 def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -33,9 +33,8 @@ def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     height, width = frame.shape[:2]
     times = 0
-    if width % size[0] or height % size[1]:
-        while width >> (times + 1) >= 2 * size[0] and height >> (times + 1) >= 2 * size[1]:
-            times += 1
+    if width % size[0] or height % size[1]:  # keep at least 2x for the final area resize
+        times = min(levels_to(width, 2 * size[0]), levels_to(height, 2 * size[1]))
     small = cv2.resize(halve(frame, times), size, interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
 
