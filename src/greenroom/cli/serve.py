@@ -6,7 +6,7 @@ import ipaddress
 
 import click
 
-from greenroom.errors import GreenroomError
+from greenroom.extras import require_extra
 
 
 def _is_loopback(host: str) -> bool:
@@ -67,10 +67,9 @@ def serve(
     Open the address it prints, allow the camera and pick an effect. /room/NAME joins a room:
     everyone in it sees everyone else's processed video.
     """
-    try:
-        from greenroom.web import server
-    except ImportError as exc:  # aiortc/aiohttp missing from a partial install
-        raise GreenroomError(f"greenroom serve needs aiortc and aiohttp: {exc}") from None
+    require_extra("web", "greenroom serve")
+    from greenroom.web import server
+
     for url in ice_servers:
         server.parse_ice_server(url)  # a typo is an error now, not a silent failure later
     context = server.ssl_context(certfile, keyfile)
