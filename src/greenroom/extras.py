@@ -15,6 +15,7 @@ from greenroom.errors import GreenroomError
 EXTRAS: dict[str, tuple[str, ...]] = {
     "camera": ("pyvirtualcam", "pygame"),
     "web": ("aiortc", "aiohttp"),
+    "cluster": ("ray", "fsspec"),
 }
 
 

@@ -15,6 +15,9 @@ from greenroom.errors import GreenroomError
 #: module is imported only when that command runs or shows its own help, so `greenroom --help`
 #: stays instant; tests/test_cli_main.py checks the short help against each command's own.
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "batch": ("greenroom.cli.batch", "batch",
+              "Process many videos and photos: a mirrored output tree, a manifest, resume, all "
+              "cores."),
     "camera": ("greenroom.cli.camera", "camera",
                "Turn a camera into a virtual camera with a blurred or replaced background."),
     "demo": ("greenroom.cli.demo", "demo",

@@ -72,6 +72,13 @@ def load_model(name: str, num_threads: int | None = None) -> Segmenter:
     )
 
 
+def model_location() -> tuple[str | None, tuple[str, ...] | None]:
+    """This invocation's `--models-dir` and `--provider`, as plain data for worker processes."""
+    meta = click.get_current_context().meta
+    providers = meta.get(_PROVIDERS)
+    return meta.get(_MODELS_DIR), (tuple(providers) if providers else None)
+
+
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--models-dir and --provider: where registry models live, which ONNX providers run them.
 
