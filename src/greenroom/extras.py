@@ -13,6 +13,7 @@ from greenroom.errors import GreenroomError
 
 #: Extra name -> the modules it installs, as imported.
 EXTRAS: dict[str, tuple[str, ...]] = {
+    "onnx": ("onnxruntime",),
     "camera": ("pyvirtualcam", "pygame"),
     "web": ("aiortc", "aiohttp"),
     "cluster": ("ray", "fsspec"),

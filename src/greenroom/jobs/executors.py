@@ -168,6 +168,9 @@ def run_ray(
     from greenroom.extras import require_extra
 
     require_extra("cluster", "--ray")
+    # Ray reports usage statistics to its makers unless told not to; greenroom contacts no
+    # outside server by default (a user can still set RAY_USAGE_STATS_ENABLED=1).
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray
     from ray.exceptions import RayError
 
