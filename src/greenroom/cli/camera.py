@@ -12,6 +12,7 @@ import cv2
 from click.core import ParameterSource
 
 from greenroom.cli.config import config_option
+from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.compositing import parse_color
@@ -49,6 +50,17 @@ class FrameLimit:
 
     def close(self) -> None:
         self.sink.close()
+
+
+def recording_inputs(
+    source: str | None, backgrounds: list[Path], chosen: EffectArgs
+) -> list[Input]:
+    """Every file the camera command reads, none of which `--record` may replace."""
+    found = effect_inputs(chosen.background, chosen.model)
+    if source is not None and "://" not in source:
+        found.append(Input("source video", Path(source)))
+    found.extend(Input("background image", path) for path in backgrounds)
+    return found
 
 
 def open_camera(settings: CameraSettings) -> CameraSource:
@@ -140,6 +152,8 @@ def camera(
         raise click.UsageError("nothing to send frames to: add --virtual-camera, --preview or "
                                "--record")
     background_list = list_backgrounds(backgrounds)
+    if record is not None:
+        check_output(record, recording_inputs(source, background_list, chosen))
 
     frames: LiveFileSource | CameraSource
     if source is not None and "://" in source:  # a stream is a camera that OpenCV opens

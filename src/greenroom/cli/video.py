@@ -8,16 +8,19 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from greenroom.cli.config import config_option
+from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
-from greenroom.pipeline.stats import PipelineStats
+from greenroom.pipeline.stats import PipelineStats, plural
 from greenroom.pipeline.video import convert_video
-from greenroom.sinks.video import is_sequence_path
+from greenroom.sinks.video import is_sequence_path, sequence_layout
 from greenroom.sources.video import VideoInfo
 
 
 @click.command("video")
+@config_option
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -56,6 +59,11 @@ def video(
     webm = Path(output).suffix.lower() == ".webm"
     if chosen.transparent and not (is_sequence_path(output) or webm):
         raise click.UsageError("--transparent needs a .webm output or a PNG sequence (out/)")
+    inputs = [Input("input video", input_path), *effect_inputs(chosen.background, chosen.model)]
+    if is_sequence_path(output):
+        check_sequence(*sequence_layout(output), inputs)
+    else:
+        check_output(Path(output), inputs)
     effect = chosen.effect()
     bar: tqdm | None = None
 
@@ -80,12 +88,13 @@ def video(
         finally:
             if bar is not None:
                 bar.close()
-    stats = result.stats
-    skipped = f", {result.skipped} unreadable packet(s) skipped" if result.skipped else ""
+    done = result.stats.summary(live=False)
+    if result.skipped:
+        done += f", {result.skipped} unreadable {plural(result.skipped, 'packet')} skipped"
     if result.output is None:  # stopped before the first frame: no file was created
-        click.echo(f"greenroom: {output} not written: {stats.summary()}{skipped}", err=True)
+        click.echo(f"greenroom: {output} not written: {done}", err=True)
     else:
-        click.echo(f"greenroom: wrote {result.output}: {stats.summary()}{skipped}", err=True)
+        click.echo(f"greenroom: wrote {result.output}: {done}", err=True)
     if stop.signalled:
         click.echo("greenroom: stopped early; the file holds what was processed", err=True)
         return 130

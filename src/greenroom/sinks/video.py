@@ -440,6 +440,12 @@ def is_sequence_path(path: str | PathLike[str]) -> bool:
     )
 
 
+def sequence_layout(path: str | PathLike[str]) -> tuple[Path, str]:
+    """(folder, printf pattern) of a PNG sequence path: `out/` -> (out, "%05d.png")."""
+    p = Path(os.fspath(path))
+    return (p.parent, p.name) if "%" in p.name else (p, "%05d.png")
+
+
 class PngSequenceSink:
     """Write frames as numbered PNG files (RGB, RGBA or gray), each one atomically.
 
@@ -459,11 +465,7 @@ class PngSequenceSink:
         compression: int = 1,
     ) -> None:
         text = os.fspath(path)
-        p = Path(text)
-        if "%" in p.name:
-            folder, pattern = p.parent, p.name
-        else:
-            folder, pattern = p, "%05d.png"
+        folder, pattern = sequence_layout(path)
         try:
             pattern % 0
         except (TypeError, ValueError) as e:
