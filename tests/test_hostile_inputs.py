@@ -8,6 +8,8 @@ test_cli_camera.py (`test_bad_config_file_is_one_line`).
 from __future__ import annotations
 
 import io
+import os
+import signal
 from pathlib import Path
 
 import cv2
@@ -21,7 +23,7 @@ from greenroom.sources.camera import CameraSettings, CameraSource
 from greenroom.sources.images import read_image
 from greenroom.sources.video import VideoError, VideoFileSource
 from greenroom.web.uploads import decode_upload
-from tests.cli import error_lines, run
+from tests.cli import error_lines, interrupt_once_writing, run
 from tests.clips import make_clip
 from tests.test_cli_image import png_header_only
 from tests.test_live import FakeCapture, opener_sequence
@@ -147,3 +149,26 @@ def test_upload_decoding_is_unchanged_for_ordinary_pictures():
     buffer = io.BytesIO()
     Image.open(sample_path("astronaut.jpg")).save(buffer, format="PNG")
     assert decode_upload(buffer.getvalue(), "a.png").dtype == np.uint8
+
+
+# -- a run killed outright -----------------------------------------------------------------------
+
+
+def test_temp_file_of_a_killed_run_is_removed_by_the_next(capsys, caplog, tmp_path):
+    clip = make_clip(tmp_path / "long.mp4", frames=300, audio=False)
+    out = tmp_path / "out" / "talk.mp4"
+    out.parent.mkdir()
+    status, _ = interrupt_once_writing(
+        ["video", str(clip.path), "-o", str(out), "--no-progress"],
+        out.parent / ".talk.mp4.tmp-*", 0.3, signal.SIGKILL,
+    )
+    assert status == -signal.SIGKILL
+    left = [p for p in out.parent.iterdir()]
+    assert len(left) == 1 and left[0].name.startswith(".talk.mp4.tmp-") and not out.exists()
+    # A live writer's temporary file is never touched: only the dead process's goes.
+    live = out.parent / f".other.png.tmp-{os.getpid()}-abcd1234.png"
+    live.write_bytes(b"being written")
+    status, _, err = run(capsys, "video", clip.path, "-o", out, "--no-progress", "--mask")
+    assert status == 0, err
+    assert f"removed {left[0]}, left by an interrupted run" in caplog.text  # a CLI warning
+    assert sorted(p.name for p in out.parent.iterdir()) == [live.name, "talk.mp4"]

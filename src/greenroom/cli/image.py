@@ -13,6 +13,7 @@ from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.errors import GreenroomError, OutputError
 from greenroom.pipeline.stats import plural
+from greenroom.sinks.atomic import remove_stale_temps
 from greenroom.sinks.images import FORMATS, check_output_path, write_image
 from greenroom.sources.images import expand_inputs, read_image
 
@@ -100,6 +101,7 @@ def image(
             raise GreenroomError(f"{', '.join(map(str, inputs))}: no images found")
 
     photos = [Input("input photo", source) for source, _ in jobs]
+    remove_stale_temps(output if not single else output.parent)
     failures = 0
     written: dict[Path, Path] = {}
     with chosen.processor(effect) as processor:

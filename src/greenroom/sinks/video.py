@@ -64,7 +64,7 @@ import cv2
 import numpy as np
 
 from greenroom.errors import OutputError
-from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error
+from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error, remove_stale_temps
 from greenroom.sources.video import AudioFeed, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -166,6 +166,7 @@ class VideoFileSink:
 
         if _same_file(self.path, Path(info.path)):
             raise OutputError(self.path, "is the input file; choose another output name")
+        remove_stale_temps(self.path.parent)
         try:
             self._file = AtomicFile(self.path)
         except OSError as e:
@@ -487,6 +488,7 @@ class PngSequenceSink:
             raise OutputError(folder, f"cannot create folder: {describe_os_error(e)}") from e
         if not os.access(folder, os.W_OK | os.X_OK):
             raise OutputError(folder, "cannot write here: permission denied")
+        remove_stale_temps(folder)
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         """Write the next numbered PNG. `pts` is ignored (PNG has no timestamps)."""
