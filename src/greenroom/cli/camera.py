@@ -13,12 +13,15 @@ from click.core import ParameterSource
 
 from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
+from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.compositing import parse_color
 from greenroom.errors import GreenroomError
 from greenroom.frames import FrameItem
+from greenroom.matte import MatteAdjust
 from greenroom.pipeline.controls import HELP, LiveControls, list_backgrounds
+from greenroom.pipeline.mirror import Mirror
 from greenroom.pipeline.recording import RecordingSink
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.pipeline.stream import Sink, StreamPipeline
@@ -85,9 +88,15 @@ def open_camera(settings: CameraSettings) -> CameraSource:
 @click.option("--loop", is_flag=True, help="With --source: start again at the end.")
 @click.option("--realtime/--no-realtime", default=True, show_default=True,
               help="With --source: release frames at their recorded pace, like a camera.")
-@click.option("--width", type=click.IntRange(16), default=1280, show_default=True)
-@click.option("--height", type=click.IntRange(16), default=720, show_default=True)
-@click.option("--fps", type=click.FloatRange(1, 240), default=30.0, show_default=True)
+@click.option("--width", type=click.IntRange(16), default=1280, show_default=True,
+              help="Frame width to ask the camera for, in pixels (it may pick the nearest it "
+              "supports).")
+@click.option("--height", type=click.IntRange(16), default=720, show_default=True,
+              help="Frame height to ask the camera for, in pixels.")
+@click.option("--fps", type=click.FloatRange(1, 240), default=30.0, show_default=True,
+              help="Frames per second to ask the camera for.")
+@click.option("--mirror/--no-mirror", default=False, show_default=True,
+              help="Flip the picture left to right, as a mirror shows you (x in the preview).")
 @click.option("--mjpg/--no-mjpg", default=True, show_default=True,
               help="Ask the camera for MJPG, which USB cameras need for 720p and above at 30 fps.")
 @click.option("--virtual-camera/--no-virtual-camera", "virtual_camera", default=None,
@@ -100,6 +109,7 @@ def open_camera(settings: CameraSettings) -> CameraSource:
 @click.option("--backgrounds", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of background images to step through with n/p in the preview.")
 @effect_options
+@matte_options
 @click.option("--temporal/--no-temporal", default=True, show_default=True,
               help="Steady the mask over time with motion-aware smoothing (adds no delay).")
 @click.option("--skip-still/--no-skip-still", default=True, show_default=True,
@@ -117,6 +127,7 @@ def camera(
     width: int,
     height: int,
     fps: float,
+    mirror: bool,
     mjpg: bool,
     virtual_camera: bool | None,
     vcam_device: str | None,
@@ -124,6 +135,7 @@ def camera(
     record: Path | None,
     backgrounds: Path | None,
     chosen: EffectArgs,
+    adjust: MatteAdjust,
     temporal: bool,
     skip_still: bool,
     show_stats: bool,
@@ -162,7 +174,8 @@ def camera(
         frames = LiveFileSource(Path(source), loop=loop, realtime=realtime)
     else:
         frames = open_camera(CameraSettings(parse_device(device), width, height, fps, mjpg))
-    processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still)
+    processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still, adjust=adjust)
+    mirroring = Mirror(mirror)
     stats = PipelineStats()
     sinks: list[Sink] = []
     with processor, stop_on_signals() as stop:
@@ -175,7 +188,8 @@ def camera(
                 sinks.append(vcam)
             if preview:
                 controls = LiveControls(processor, background_list,
-                                        parse_color(chosen.color) if chosen.color else (0, 177, 64))
+                                        parse_color(chosen.color) if chosen.color else (0, 177, 64),
+                                        mirror=mirroring)
                 sinks.append(WindowSink(controls, stats, stop))
         except GreenroomError:
             for sink in sinks:
@@ -196,8 +210,8 @@ def camera(
                 click.echo(f"greenroom: {current.summary()}", err=True)
 
         output = FrameLimit(TeeSink(sinks), max_frames)
-        pipeline = StreamPipeline(processor, frames, output, live=True, stats=stats,
-                                  stop=stop, on_output=after_each)
+        pipeline = StreamPipeline(processor, mirroring.frames(frames), output, live=True,
+                                  stats=stats, stop=stop, on_output=after_each)
         # A timer rather than a check per frame: --duration must end the run even while the
         # camera delivers nothing (a stalled device, a stream that went quiet).
         timer = threading.Timer(duration, stop.set) if duration else None

@@ -10,8 +10,10 @@ from tqdm import tqdm
 
 from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
+from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.errors import GreenroomError, OutputError
+from greenroom.matte import MatteAdjust
 from greenroom.pipeline.stats import plural
 from greenroom.sinks.atomic import remove_stale_temps
 from greenroom.sinks.images import FORMATS, check_output_path, write_image
@@ -46,6 +48,7 @@ def output_suffix(source: Path, channels: int, chosen: str | None) -> str:
     "The file ending picks the format: .png .jpg .webp .bmp .tif.",
 )
 @effect_options
+@matte_options
 @click.option(
     "--format",
     "fmt",
@@ -62,6 +65,7 @@ def image(
     inputs: tuple[Path, ...],
     output: Path,
     chosen: EffectArgs,
+    adjust: MatteAdjust,
     fmt: str | None,
     quality: int,
     force: bool,
@@ -104,7 +108,7 @@ def image(
     remove_stale_temps(output if not single else output.parent)
     failures = 0
     written: dict[Path, Path] = {}
-    with chosen.processor(effect) as processor:
+    with chosen.processor(effect, adjust=adjust) as processor:
         progress = tqdm(
             jobs,
             unit="image",

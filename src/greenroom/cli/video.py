@@ -10,9 +10,11 @@ from tqdm import tqdm
 
 from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
+from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
+from greenroom.matte import MatteAdjust
 from greenroom.pipeline.stats import PipelineStats, plural
 from greenroom.pipeline.video import convert_video
 from greenroom.sinks.video import is_sequence_path, sequence_layout
@@ -31,6 +33,7 @@ from greenroom.sources.video import VideoInfo
     "PNG sequence (a folder ending in / or a pattern such as out/%05d.png).",
 )
 @effect_options
+@matte_options
 @click.option("--crf", type=click.IntRange(0, 63), default=None,
               help="Quality: lower is better and larger (default 20 for H.264, 32 for VP9).")
 @click.option("--preset", default="veryfast", show_default=True,
@@ -44,6 +47,7 @@ def video(
     input_path: Path,
     output: str,
     chosen: EffectArgs,
+    adjust: MatteAdjust,
     crf: int | None,
     preset: str,
     temporal: bool,
@@ -77,7 +81,7 @@ def video(
         if bar is not None:
             bar.update(1)
 
-    processor = chosen.processor(effect, temporal=temporal)
+    processor = chosen.processor(effect, temporal=temporal, adjust=adjust)
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of

@@ -1,4 +1,9 @@
-"""The statistics overlay drawn on preview frames (frames/s, latency, per-stage ms, drops)."""
+"""Text drawn over preview frames: statistics, the last change, the hotkey list.
+
+The frame is drawn at its own size and the window scales it, so text sized in frame pixels
+would shrink with a large frame shown in a small window. The size is therefore chosen for the
+window: `text_scale` makes a line about `LINE_PIXELS` tall on screen, whatever the frame.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,10 @@ import cv2
 import numpy as np
 
 from greenroom.pipeline.stats import PipelineStats
+
+#: Height of one line of text as it appears in the window, in screen pixels.
+LINE_PIXELS = 26
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def stats_text(stats: PipelineStats) -> list[str]:
@@ -17,14 +26,24 @@ def stats_text(stats: PipelineStats) -> list[str]:
     ]
 
 
-def draw_lines(image: np.ndarray, lines: list[str]) -> np.ndarray:
-    """Write lines of text at the top left, white on a dark band, scaled to the frame."""
+def text_scale(frame_height: int, shown_height: int | None = None) -> float:
+    """Frame pixels per screen pixel, for a frame `frame_height` tall shown `shown_height` tall."""
+    return frame_height / shown_height if shown_height else 1.0
+
+
+def draw_lines(image: np.ndarray, lines: list[str], scale: float = 1.0) -> np.ndarray:
+    """Write lines at the top left, white on a dark band, each about `LINE_PIXELS * scale` tall.
+
+    `scale` is `text_scale(...)`: how many frame pixels make one screen pixel.
+    """
     out = image.copy()
-    scale = max(0.4, image.shape[0] / 1080)
-    height = int(28 * scale)
-    for row, line in enumerate(lines):
-        y = height * (row + 1)
-        cv2.rectangle(out, (0, y - height + 4), (int(12 * scale * len(line)), y + 6), (0, 0, 0), -1)
-        cv2.putText(out, line, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.7 * scale, (255, 255, 255),
-                    max(1, int(2 * scale)), cv2.LINE_AA)
+    line = max(8, round(LINE_PIXELS * scale))
+    font_scale = line / 40  # HERSHEY_SIMPLEX at scale 1 is about 30 px of glyph, 40 with gaps
+    thickness = max(1, round(line / 14))
+    for row, text in enumerate(lines):
+        (width, _), _ = cv2.getTextSize(text, FONT, font_scale, thickness)
+        top = row * line
+        cv2.rectangle(out, (0, top), (width + line // 2, top + line), (0, 0, 0), -1)
+        cv2.putText(out, text, (line // 4, top + round(line * 0.75)), FONT, font_scale,
+                    (255, 255, 255), thickness, cv2.LINE_AA)
     return out
