@@ -181,7 +181,10 @@ def camera(
     with processor, stop_on_signals() as stop:
         try:
             if record:
-                sinks.append(RecordingSink(record, frames.width, frames.height, frames.fps))
+                # A file's sound is kept; OpenCV gives a stream or a camera none to keep.
+                audio = frames.audio_feed() if isinstance(frames, LiveFileSource) else None
+                sinks.append(RecordingSink(record, frames.width, frames.height, frames.fps,
+                                           audio=audio))
             if virtual_camera:
                 vcam = VirtualCameraSink(frames.width, frames.height, frames.fps, vcam_device)
                 click.echo(f"greenroom: sending to virtual camera {vcam.device}", err=True)

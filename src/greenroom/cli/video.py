@@ -85,9 +85,9 @@ def video(
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of
-            # an MP4 with AAC sound, write it without audio and say so (a logged warning).
+            # an MP4 with AAC sound, re-encode the sound to Opus and say so (a warning).
             result = convert_video(input_path, output, processor, crf=crf, preset=preset,
-                                   unsupported_audio="drop", stop=stop, lookahead=temporal,
+                                   unsupported_audio="transcode", stop=stop, lookahead=temporal,
                                    on_start=start, on_output=advance)
         finally:
             if bar is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from greenroom.frames import FrameItem
 from greenroom.sinks.video import VideoFileSink
-from greenroom.sources.video import VideoInfo
+from greenroom.sources.video import AudioFeed, VideoInfo
 
 #: Live frames are stamped in milliseconds: fine enough for any camera, and what Matroska stores.
 LIVE_TIME_BASE = Fraction(1, 1000)
@@ -38,11 +38,28 @@ class RecordingSink:
     Frames that carry a timeline of their own in milliseconds (`pts`, as a file played as the
     camera does) are stamped with it instead, so a file run faster than real time
     (`--no-realtime`) still records at its own pace.
+
+    `audio` is the source's sound on that same timeline (`LiveFileSource.audio_feed()`); it is
+    copied, or re-encoded to Opus where the container needs it. With audio, the timeline is
+    kept as it is rather than started at the first frame written, so that a first frame
+    dropped by the live queues does not move the picture against the sound.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float, **options: object):
-        self.sink = VideoFileSink(path, live_info(width, height, fps), **options)  # type: ignore[arg-type]
-        self._t0: float | None = None
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float,
+        audio: AudioFeed | None = None,
+        **options: object,
+    ):
+        self.sink = VideoFileSink(
+            path, live_info(width, height, fps), audio=audio,
+            unsupported_audio="transcode", **options,  # type: ignore[arg-type]
+        )
+        # Audio comes only with a file's timeline (frames with `pts`), which starts at 0.
+        self._t0: float | None = 0.0 if audio is not None else None
         self.path: Path | None = None
 
     def write(self, item: FrameItem) -> None:

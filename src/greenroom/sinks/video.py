@@ -25,7 +25,8 @@ What is kept, and how:
   time. Memory stays bounded by how far the reader runs ahead of the writer, plus the encoder's
   delay, whatever the length of the file. An audio codec the output container cannot hold
   (say AAC in WebM) is an `OutputError` at construction, before any work is done, unless
-  `unsupported_audio="drop"` is given, in which case that stream is left out with a warning.
+  `unsupported_audio="transcode"` (re-encoded to Opus, with a warning; `sinks.audio`) or
+  `"drop"` (left out, with a warning) is given.
 * **Atomicity.** The file is written under a temporary name beside the destination and renamed
   when complete (`greenroom.sinks.atomic`). An exception while writing removes the temporary
   file and leaves any existing destination untouched. Ctrl-C (KeyboardInterrupt, SystemExit)
@@ -65,6 +66,7 @@ import numpy as np
 
 from greenroom.errors import OutputError
 from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error, remove_stale_temps
+from greenroom.sinks.audio import OpusTranscoder
 from greenroom.sources.video import AudioFeed, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ __all__ = [
 ]
 
 Codec = Literal["h264", "vp9"]
+#: What to do with an audio codec the output container cannot hold.
+AudioPolicy = Literal["error", "drop", "transcode"]
 
 #: File ending -> (FFmpeg muxer, video codec family).
 FORMATS: dict[str, tuple[str, Codec]] = {
@@ -133,7 +137,7 @@ class VideoFileSink:
         preset: str = "veryfast",
         options: Mapping[str, str] | None = None,
         faststart: bool = True,
-        unsupported_audio: Literal["error", "drop"] = "error",
+        unsupported_audio: AudioPolicy = "error",
     ) -> None:
         self.path = Path(path)
         self.info = info
@@ -152,6 +156,8 @@ class VideoFileSink:
         self._extra_options = dict(options or {})
         self._audio = audio
         self._audio_templates: list[av.audio.stream.AudioStream] = []
+        self._to_transcode: list[av.audio.stream.AudioStream] = []
+        self._transcoders: dict[int, OpusTranscoder] = {}  # input stream index -> encoder
         self._pending: deque[av.Packet] = deque()  # audio taken from the feed, not yet muxed
         self._audio_map: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
         self._video: av.video.stream.VideoStream | None = None
@@ -214,7 +220,11 @@ class VideoFileSink:
                 keep.append(stream)
                 continue
             what = f"audio codec {name or 'unknown'!r} cannot be stored in {self.path.suffix}"
-            if policy == "drop":
+            if policy == "transcode" and name is not None and "libopus" in av.codecs_available:
+                log.warning("%s: %s; transcoding it to Opus", self.path, what)
+                self._to_transcode.append(stream)
+                continue
+            if policy in ("drop", "transcode"):
                 log.warning("%s: %s; that audio stream is left out", self.path, what)
                 continue
             raise OutputError(self.path, f"{what}; write .mkv or .mov, or drop the audio")
@@ -274,6 +284,8 @@ class VideoFileSink:
             if template.language:
                 out.metadata["language"] = template.language
             self._audio_map[template.index] = out
+        for template in self._to_transcode:
+            self._transcoders[template.index] = OpusTranscoder(template, self._container)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -358,8 +370,11 @@ class VideoFileSink:
                 break
             pending.popleft()
             out = self._audio_map.get(packet.stream_index)
-            if out is None:  # a stream that was dropped
-                continue
+            if out is None:
+                transcoder = self._transcoders.get(packet.stream_index)
+                if transcoder is not None:
+                    transcoder.push(packet)
+                continue  # transcoded, or a stream that was dropped
             packet.stream = out
             mux(packet)
 
@@ -407,6 +422,8 @@ class VideoFileSink:
             # input). Stopped early: end the audio with the video instead of letting it run on.
             until = None if self._audio.finished else self._end_pts * self.info.time_base
             self._mux_audio(until)
+        for transcoder in self._transcoders.values():
+            transcoder.flush()
         self._container.close()
 
     def abort(self) -> None:

@@ -531,6 +531,11 @@ class VideoFileSource:
     # -- lifetime ---------------------------------------------------------------------------
 
     @property
+    def start_time(self) -> float:
+        """Presentation time of the first frame, in seconds (where audio is to line up)."""
+        return self._first.time
+
+    @property
     def frames_read(self) -> int:
         """Frames decoded so far (including the first, read when the file was opened)."""
         return self._frames_out
