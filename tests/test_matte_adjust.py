@@ -130,3 +130,7 @@ def test_one_config_file_for_image_and_video(capsys, tmp_path):
     status, _, err = run(capsys, "video", clip.path, "-o", tmp_path / "red.mp4", "--config",
                          config, "--no-progress")
     assert status == 0, err
+    # An effect on the command line replaces the file's rather than clashing with it.
+    status, _, err = run(capsys, "image", sample_path("astronaut.jpg"), "-o", tmp_path / "b.png",
+                         "--config", config, "--blur", "5")
+    assert status == 0, err

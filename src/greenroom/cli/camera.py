@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from pathlib import Path
 
 import click
 import cv2
-from click.core import ParameterSource
 
-from greenroom.cli.config import config_option
+from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
@@ -30,8 +28,6 @@ from greenroom.sinks.virtualcam import VirtualCameraSink
 from greenroom.sinks.window import WindowSink
 from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
 from greenroom.sources.live_file import LiveFileSource
-
-EFFECT_OPTIONS = ("blur", "background", "color", "transparent", "mask")
 
 
 class FrameLimit:
@@ -149,14 +145,8 @@ def camera(
     moment never builds up delay: the newest frame always wins. Ctrl-C stops cleanly, keeping the
     recording playable and printing a summary.
     """
-    # An effect named on the command line replaces the config file's, rather than clashing.
-    ctx = click.get_current_context()
-    if any(ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE for n in EFFECT_OPTIONS):
-        chosen = dataclasses.replace(chosen, **{
-            name: getattr(EffectArgs, name)  # the option's default: not chosen
-            for name in EFFECT_OPTIONS
-            if ctx.get_parameter_source(name) is ParameterSource.DEFAULT_MAP
-        })
+    given = chosen  # every file named, on the command line or in the config file, is protected
+    chosen = command_line_effect_wins(chosen)
     effect = chosen.effect()
     if virtual_camera is None:
         virtual_camera = not (preview or record)
@@ -165,7 +155,7 @@ def camera(
                                "--record")
     background_list = list_backgrounds(backgrounds)
     if record is not None:
-        check_output(record, recording_inputs(source, background_list, chosen))
+        check_output(record, recording_inputs(source, background_list, given))
 
     frames: LiveFileSource | CameraSource
     if source is not None and "://" in source:  # a stream is a camera that OpenCV opens

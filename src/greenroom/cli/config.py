@@ -27,13 +27,16 @@ not one second).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
+from greenroom.cli.options import EffectArgs
 from greenroom.errors import InputError
 
 #: Where `--config` leaves the file's path in the click context, for the output guard.
@@ -152,6 +155,27 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
         defaults[option] = check_setting(ctx, known[option], key, setting, path)
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
+
+
+#: The options that each name an effect; only one may be chosen.
+EFFECT_OPTIONS = ("blur", "background", "color", "transparent", "mask")
+
+
+def command_line_effect_wins(chosen: EffectArgs) -> EffectArgs:
+    """An effect named on the command line replaces the config file's, rather than clashing.
+
+    `blur = 20` in the file and `--color red` on the command line mean "red this time", not
+    "choose one effect".
+    """
+    ctx = click.get_current_context()
+    source = ctx.get_parameter_source
+    if not any(source(name) is ParameterSource.COMMANDLINE for name in EFFECT_OPTIONS):
+        return chosen
+    return dataclasses.replace(chosen, **{
+        name: getattr(EffectArgs, name)  # the option's default: not chosen
+        for name in EFFECT_OPTIONS
+        if source(name) is ParameterSource.DEFAULT_MAP
+    })
 
 
 def config_option(command: Any) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.config import config_option
+from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
@@ -77,7 +77,9 @@ def image(
     (in/00002.jpg -> out/00002.png with --mask). Files that fail are reported and skipped; the
     exit status is 1 if any failed.
     """
+    # Every file named, on the command line or in the config file, is protected.
     others = effect_inputs(chosen.background, chosen.model)
+    chosen = command_line_effect_wins(chosen)
     effect = chosen.effect()
     single = (
         len(inputs) == 1 and not inputs[0].is_dir() and output.suffix.lower() in FORMATS

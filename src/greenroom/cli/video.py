@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.config import config_option
+from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
 from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
@@ -63,7 +63,9 @@ def video(
     webm = Path(output).suffix.lower() == ".webm"
     if chosen.transparent and not (is_sequence_path(output) or webm):
         raise click.UsageError("--transparent needs a .webm output or a PNG sequence (out/)")
+    # Every file named, on the command line or in the config file, is protected.
     inputs = [Input("input video", input_path), *effect_inputs(chosen.background, chosen.model)]
+    chosen = command_line_effect_wins(chosen)
     if is_sequence_path(output):
         check_sequence(*sequence_layout(output), inputs)
     else:
