@@ -31,6 +31,13 @@ def audio_codec(path: Path) -> str:
         return container.streams.audio[0].codec_context.name
 
 
+def packet_times(path: Path, kind: str) -> list[float]:
+    """Start times (s) of the packets of the first `kind` stream, in time order."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        return sorted(float(p.pts * p.time_base) for p in container.demux(stream) if p.size)
+
+
 def offsets(path: Path, count: int) -> list[float]:
     """Click time minus flash time for each flash, in seconds; every flash must have a click."""
     flashes, sounds = flash_times(path), click_times(path)
@@ -83,3 +90,31 @@ def test_camera_recording_of_a_looped_clip_stays_in_step(capsys, clicks, tmp_pat
     in_step(out, len(CLICK_FRAMES) + 2)
     flashes = flash_times(out)
     assert flashes[3] - flashes[0] == pytest.approx(60 / CLICK_FPS, abs=0.002)
+
+
+# -- a microphone --------------------------------------------------------------------------------
+
+#: A test tone that FFmpeg produces at the pace of a real device (there is no microphone here).
+TONE = "lavfi:sine=frequency=440:sample_rate=48000,arealtime"
+
+
+def test_camera_records_a_microphone(capsys, caplog, clicks, tmp_path):
+    out = tmp_path / "mic.mp4"
+    status, _, err = run(capsys, "camera", "--source", clicks, "--record", out, "--audio", TONE)
+    assert status == 0, err
+    assert "transcoding" not in caplog.text  # encoded to Opus by design, nothing to warn about
+    assert audio_codec(out) == "opus"
+    sound, picture = packet_times(out, "audio"), packet_times(out, "video")
+    # The microphone's sound covers the recording, from its first frame to its last.
+    assert abs(sound[0] - picture[0]) < 0.05 and abs(sound[-1] - picture[-1]) < 0.1, (
+        sound[:2], sound[-2:], picture[:2], picture[-2:])
+
+
+def test_microphone_problems_are_one_line(capsys, clicks, tmp_path):
+    out = tmp_path / "mic.mp4"
+    status, _, err = run(capsys, "camera", "--source", clicks, "--record", out,
+                         "--audio", "lavfi:no_such_filter")
+    assert status == 1 and "lavfi:no_such_filter: cannot open this microphone" in err, err
+    assert not out.exists()
+    status, _, err = run(capsys, "camera", "--source", clicks, "--preview", "--audio", TONE)
+    assert status == 2 and "--audio records a microphone into --record FILE" in err

@@ -28,6 +28,7 @@ from greenroom.sinks.virtualcam import VirtualCameraSink
 from greenroom.sinks.window import WindowSink
 from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
 from greenroom.sources.live_file import LiveFileSource
+from greenroom.sources.microphone import MicrophoneFeed
 
 
 class FrameLimit:
@@ -102,6 +103,9 @@ def open_camera(settings: CameraSettings) -> CameraSource:
 @click.option("--preview", is_flag=True, help=f"Show a preview window; {HELP}.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Also record the result to this file (.mp4, .mkv, .webm).")
+@click.option("--audio", "audio_device", metavar="DEVICE",
+              help="With --record: record this microphone (default, hw:1, alsa:NAME, "
+              "pulse:NAME, avfoundation::0, dshow:audio=NAME) instead of the source's sound.")
 @click.option("--backgrounds", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of background images to step through with n/p in the preview.")
 @effect_options
@@ -129,6 +133,7 @@ def camera(
     vcam_device: str | None,
     preview: bool,
     record: Path | None,
+    audio_device: str | None,
     backgrounds: Path | None,
     chosen: EffectArgs,
     adjust: MatteAdjust,
@@ -153,6 +158,8 @@ def camera(
     if not (virtual_camera or preview or record):
         raise click.UsageError("nothing to send frames to: add --virtual-camera, --preview or "
                                "--record")
+    if audio_device and not record:
+        raise click.UsageError("--audio records a microphone into --record FILE; add --record")
     background_list = list_backgrounds(backgrounds)
     if record is not None:
         check_output(record, recording_inputs(source, background_list, given))
@@ -168,11 +175,14 @@ def camera(
     mirroring = Mirror(mirror)
     stats = PipelineStats()
     sinks: list[Sink] = []
+    microphone: MicrophoneFeed | None = None
     with processor, stop_on_signals() as stop:
         try:
             if record:
                 # A file's sound is kept; OpenCV gives a stream or a camera none to keep.
                 audio = frames.audio_feed() if isinstance(frames, LiveFileSource) else None
+                if audio_device:
+                    audio = microphone = MicrophoneFeed(audio_device)
                 sinks.append(RecordingSink(record, frames.width, frames.height, frames.fps,
                                            audio=audio))
             if virtual_camera:
@@ -189,6 +199,8 @@ def camera(
                 abort = getattr(sink, "abort", sink.close)
                 abort()
             frames.close()
+            if microphone is not None:
+                microphone.close()
             raise
 
         last_report = time.perf_counter()
@@ -216,6 +228,8 @@ def camera(
         finally:
             if timer is not None:
                 timer.cancel()
+            if microphone is not None:
+                microphone.close()
         stats.frames_out = min(stats.frames_out, output.written)  # not the dropped extras
 
     click.echo(f"greenroom: {stats.summary()}", err=True)

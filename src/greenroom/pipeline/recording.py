@@ -39,8 +39,9 @@ class RecordingSink:
     camera does) are stamped with it instead, so a file run faster than real time
     (`--no-realtime`) still records at its own pace.
 
-    `audio` is the source's sound on that same timeline (`LiveFileSource.audio_feed()`); it is
-    copied, or re-encoded to Opus where the container needs it. With audio, the timeline is
+    `audio` is the source's sound on that same timeline (`LiveFileSource.audio_feed()`), or a
+    microphone (`MicrophoneFeed`, told when the first frame was captured); it is copied, or
+    re-encoded to Opus where the container needs it. With audio, the timeline is
     kept as it is rather than started at the first frame written, so that a first frame
     dropped by the live queues does not move the picture against the sound.
     """
@@ -58,8 +59,8 @@ class RecordingSink:
             path, live_info(width, height, fps), audio=audio,
             unsupported_audio="transcode", **options,  # type: ignore[arg-type]
         )
-        # Audio comes only with a file's timeline (frames with `pts`), which starts at 0.
-        self._t0: float | None = 0.0 if audio is not None else None
+        self._audio = audio
+        self._t0: float | None = None
         self.path: Path | None = None
 
     def write(self, item: FrameItem) -> None:
@@ -67,7 +68,11 @@ class RecordingSink:
         # Milliseconds either way: the media timeline when the frame has one, else the clock.
         now = float(item.pts) / 1000 if item.pts is not None else item.captured
         if self._t0 is None:
-            self._t0 = now
+            # A file's timeline starts at 0 already; keep it so its sound lines up.
+            self._t0 = 0.0 if item.pts is not None and self._audio is not None else now
+            start_at = getattr(self._audio, "start_at", None)
+            if start_at is not None:  # a microphone: its clock is the capture clock
+                start_at(item.captured - (now - self._t0))
         self.sink.write(item.output, round((now - self._t0) * 1000))
 
     def close(self) -> None:

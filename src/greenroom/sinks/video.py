@@ -216,6 +216,9 @@ class VideoFileSink:
         keep = []
         for stream in feed.streams:
             name = stream.codec_context.name if stream.codec_context is not None else None
+            if getattr(feed, "transcode", False) and name is not None and policy == "transcode":
+                self._to_transcode.append(stream)  # the feed asks for it (raw microphone PCM)
+                continue
             if name is not None and name in supported:
                 keep.append(stream)
                 continue
