@@ -6,7 +6,12 @@ by a recorder; what is drawn is checked on the pictures themselves.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -121,3 +126,44 @@ def test_window_opens_clean_and_sized_and_shows_the_key_list(monkeypatch):
     sink.write(item)
     assert ink_rows(recorder.shown[-1]) * 918 / 2160 == pytest.approx(
         LINE_PIXELS * len(KEYS), rel=0.1)  # every key listed, legible at the window's size
+
+
+WINDOW_SCRIPT = """
+import threading, numpy as np, cv2
+from greenroom.compositing import Blur
+from greenroom.frames import FrameItem
+from greenroom.pipeline.controls import LiveControls
+from greenroom.pipeline.stats import PipelineStats
+from greenroom.sinks.window import WindowSink, screen_size
+
+class Processor:
+    effect = Blur(10)
+
+sink = WindowSink(LiveControls(Processor()), PipelineStats(), threading.Event())
+item = FrameItem(0, np.full((2160, 3840, 3), 100, np.uint8))
+item.output = item.image
+for _ in range(5):
+    sink.write(item)
+print(*screen_size(), *cv2.getWindowImageRect("greenroom")[2:])
+sink.close()
+"""
+
+
+def test_a_real_window_on_a_virtual_screen(tmp_path):
+    """Under Xvfb (skipped without it): the window really opens at the fitted size."""
+    xvfb = shutil.which("Xvfb")
+    if xvfb is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb)")
+    display = f":{90 + os.getpid() % 500}"
+    server = subprocess.Popen([xvfb, display, "-screen", "0", "1920x1080x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        result = subprocess.run([sys.executable, "-c", WINDOW_SCRIPT], capture_output=True,
+                                text=True, timeout=120, env={**os.environ, "DISPLAY": display})
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    assert result.returncode == 0, result.stderr
+    numbers = [int(x) for x in result.stdout.split()]
+    assert numbers == [1920, 1080, 1632, 918]  # screen read, 4K frame shown at 85% of it
