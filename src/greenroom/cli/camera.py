@@ -29,6 +29,7 @@ from greenroom.sinks.window import WindowSink
 from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
 from greenroom.sources.live_file import LiveFileSource
 from greenroom.sources.microphone import MicrophoneFeed
+from greenroom.sources.video import AudioFeed
 
 
 class FrameLimit:
@@ -179,10 +180,13 @@ def camera(
     with processor, stop_on_signals() as stop:
         try:
             if record:
-                # A file's sound is kept; OpenCV gives a stream or a camera none to keep.
-                audio = frames.audio_feed() if isinstance(frames, LiveFileSource) else None
+                # A microphone if asked; else a file's own sound (OpenCV gives a stream or a
+                # camera none to keep).
+                audio: AudioFeed | None = None
                 if audio_device:
                     audio = microphone = MicrophoneFeed(audio_device)
+                elif isinstance(frames, LiveFileSource):
+                    audio = frames.audio_feed()
                 sinks.append(RecordingSink(record, frames.width, frames.height, frames.fps,
                                            audio=audio))
             if virtual_camera:
