@@ -67,9 +67,17 @@ def _set_providers(ctx: click.Context, param: click.Parameter, value: str | None
 def load_model(name: str, num_threads: int | None = None) -> Segmenter:
     """Load `--model` with this invocation's `--models-dir` and `--provider`."""
     meta = click.get_current_context().meta
-    return load_segmenter(
-        name, num_threads, models_dir=meta.get(_MODELS_DIR), providers=meta.get(_PROVIDERS)
-    )
+    try:
+        return load_segmenter(
+            name, num_threads, models_dir=meta.get(_MODELS_DIR), providers=meta.get(_PROVIDERS)
+        )
+    except GreenroomError:
+        raise
+    except (ValueError, RuntimeError) as exc:
+        # A runtime refusing a file (garbage or empty bytes named .tflite) raises its own
+        # errors from native code; the user needs one line naming the file.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GreenroomError(f"{name}: not a model that can be loaded ({reason})") from None
 
 
 def model_location() -> tuple[str | None, tuple[str, ...] | None]:

@@ -6,7 +6,7 @@ window with no debug toolbar, keyboard text that works the same on every platfor
 video driver in which tests drive the real window code without a display.
 
 The window opens at the frame's size, scaled down to fit the screen, and can be resized; the
-statistics text scales with the window. `h` shows the list of hotkeys.
+statistics text scales with the window. `h` shows the list of hotkeys (see `pipeline.controls`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 from greenroom.errors import OutputError
 from greenroom.extras import require_extra
 from greenroom.frames import FrameItem
-from greenroom.pipeline.controls import HELP, LiveControls
+from greenroom.pipeline.controls import LiveControls
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.sinks.frames import to_rgb
 from greenroom.sinks.overlay import stats_text
@@ -50,12 +50,6 @@ def fit_size(frame: tuple[int, int], screen: tuple[int, int] | None) -> tuple[in
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def help_lines() -> list[str]:
-    """The hotkeys, one short line each, for the `h` overlay."""
-    keys = HELP.removeprefix("keys: ").split(", ")
-    return ["hotkeys (h hides this)", *keys]
-
-
 class WindowSink:
     """Show processed frames; keys go to `controls`; closing the window or `q` sets `stop`.
 
@@ -77,7 +71,6 @@ class WindowSink:
         self.stats = stats
         self.stop = stop
         self.title = title
-        self.show_help = False
         self._pygame: Any = None
         self._screen: Any = None
         self._fonts: dict[int, Any] = {}
@@ -100,8 +93,9 @@ class WindowSink:
         return self._fonts[size]
 
     def _lines(self) -> list[str]:
-        if self.show_help:
-            return help_lines()
+        help_lines = self.controls.help_lines()  # `h` toggles it in the controls
+        if help_lines:
+            return ["hotkeys (h hides this)", *help_lines]
         lines = stats_text(self.stats) if self.controls.overlay else []
         if self.controls.message:
             lines.append(self.controls.message)
@@ -131,12 +125,9 @@ class WindowSink:
                 self.handle_key(event.unicode, event.key == pygame.K_ESCAPE)
 
     def handle_key(self, text: str, escape: bool = False) -> None:
-        """One key press: `h` toggles the hotkey list, the rest go to the live controls."""
-        if escape:
-            self.stop.set()
-        elif text.lower() == "h":
-            self.show_help = not self.show_help
-        elif len(text) == 1 and not self.controls.handle_key(ord(text)):
+        """One key press, as typed (so layouts and shift work): the live controls act on it."""
+        quit_asked = len(text) == 1 and not self.controls.handle_key(ord(text))
+        if escape or quit_asked:
             self.stop.set()
 
     def write(self, item: FrameItem) -> None:

@@ -19,6 +19,7 @@ import cv2
 
 from greenroom.errors import InputError
 from greenroom.frames import FrameItem
+from greenroom.sources.images import MAX_PIXELS
 
 Opener = Callable[..., Any]
 
@@ -80,6 +81,10 @@ class CameraSource:
         self.width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0) or (settings.fps or 30.0)
+        if self.width * self.height > MAX_PIXELS:  # the same limit as photos and files
+            self._capture.release()
+            raise InputError(describe(device), f"frames are too large: {self.width}x"
+                             f"{self.height} pixels (limit {MAX_PIXELS:,})")
 
     def _open(self) -> Any:
         s = self.settings
