@@ -104,13 +104,13 @@ def every_option():
                 yield name, param
 
 
-@pytest.mark.parametrize("name", ["image", "video", "camera", "demo"])
+@pytest.mark.parametrize("name", ["image", "video", "camera", "demo", "batch"])
 def test_every_option_has_help_text(name):
     missing = [p.opts[0] for n, p in every_option() if n == name and not p.help]
     assert missing == []
 
 
-@pytest.mark.parametrize("name", ["image", "video", "camera"])
+@pytest.mark.parametrize("name", ["image", "video", "camera", "batch"])
 def test_every_effect_command_takes_config_and_the_knobs(name):
     options = {p.opts[0] for n, p in every_option() if n == name}
     assert {"--config", "--threshold", "--mask-expand", "--feather"} <= options

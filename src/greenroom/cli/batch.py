@@ -8,11 +8,20 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.options import EffectArgs, effect_options, load_model, model_location
+from greenroom.cli.config import config_option
+from greenroom.cli.matte_options import matte_options
+from greenroom.cli.options import (
+    EffectArgs,
+    effect_options,
+    encoding_options,
+    load_model,
+    model_location,
+)
 from greenroom.jobs import storage
 from greenroom.jobs.batch import run_batch
 from greenroom.jobs.manifest import Record
 from greenroom.jobs.settings import JobSettings
+from greenroom.matte import MatteAdjust
 
 
 def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
@@ -31,17 +40,14 @@ def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
 
 
 @click.command("batch")
+@config_option
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", required=True,
               help="Output folder (or fsspec URL such as s3://bucket/out/): the input tree is "
               "mirrored under it.")
 @effect_options
-@click.option("--crf", type=click.IntRange(0, 63), default=None,
-              help="Video quality: lower is better and larger (default 20 for H.264, 32 for VP9).")
-@click.option("--preset", default="veryfast", show_default=True,
-              help="x264 speed preset for videos (ultrafast ... veryslow).")
-@click.option("--temporal/--no-temporal", default=True, show_default=True,
-              help="Steady video masks over time (smoothing plus a one-frame look-ahead).")
+@matte_options
+@encoding_options
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "tif", "bmp"]),
               help="Format of photo results (default: PNG for --mask and --transparent, else "
               "the input's).")
@@ -61,6 +67,7 @@ def batch(
     inputs: tuple[str, ...],
     output: str,
     chosen: EffectArgs,
+    adjust: MatteAdjust,
     crf: int | None,
     preset: str,
     temporal: bool,
@@ -85,8 +92,8 @@ def batch(
     if ray_address is None:
         load_model(chosen.model).close()  # downloads a registry model once, before the workers
     settings = job_settings(
-        chosen, crf=crf, preset=preset, temporal=temporal, image_format=fmt,
-        image_quality=quality,
+        chosen, adjust=adjust if adjust.active else None, crf=crf, preset=preset,
+        temporal=temporal, image_format=fmt, image_quality=quality,
     )
     bar: tqdm | None = None
 

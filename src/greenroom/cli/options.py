@@ -254,3 +254,20 @@ def effect_from_options(
         raise
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def encoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--crf, --preset and --temporal: how a video result is encoded and steadied."""
+    decorators = [
+        click.option("--crf", type=click.IntRange(0, 63), default=None,
+                     help="Quality: lower is better and larger (default 20 for H.264, 32 for "
+                     "VP9)."),
+        click.option("--preset", default="veryfast", show_default=True,
+                     help="x264 speed preset (ultrafast ... veryslow)."),
+        click.option("--temporal/--no-temporal", default=True, show_default=True,
+                     help="Steady the mask over time: motion-aware smoothing plus a one-frame "
+                     "look-ahead that removes single-frame flips."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
 from greenroom.cli.matte_options import matte_options
-from greenroom.cli.options import EffectArgs, effect_options
+from greenroom.cli.options import EffectArgs, effect_options, encoding_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
 from greenroom.matte import MatteAdjust
@@ -34,13 +34,7 @@ from greenroom.sources.video import VideoInfo
 )
 @effect_options
 @matte_options
-@click.option("--crf", type=click.IntRange(0, 63), default=None,
-              help="Quality: lower is better and larger (default 20 for H.264, 32 for VP9).")
-@click.option("--preset", default="veryfast", show_default=True,
-              help="x264 speed preset (ultrafast ... veryslow).")
-@click.option("--temporal/--no-temporal", default=True, show_default=True,
-              help="Steady the mask over time: motion-aware smoothing plus a one-frame look-ahead "
-              "that removes single-frame flips.")
+@encoding_options
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar with frames/s and time left.")
 def video(

@@ -41,7 +41,7 @@ def processor_for(settings: JobSettings, kind: str) -> Processor:
         )
         processor = Processor(
             make_effect(**settings.effect_kwargs()), model=model, refine=settings.refine,
-            temporal=settings.temporal and kind == "video",
+            temporal=settings.temporal and kind == "video", adjust=settings.adjust,
         )
         _processors[key] = processor
     processor.reset()  # a new file: nothing carried over from the previous one

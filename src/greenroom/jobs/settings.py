@@ -11,6 +11,8 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from greenroom.matte.adjust import MatteAdjust
+
 #: Settings that change how fast a file is made, never what is made: left out of the
 #: fingerprint, so a rerun with another layout still skips finished files.
 NOT_IN_FINGERPRINT = frozenset({"threads", "providers"})
@@ -28,6 +30,7 @@ class JobSettings:
     mask: bool = False
     model: str = "auto"
     refine: bool = True
+    adjust: MatteAdjust | None = None  # threshold, expand/shrink, feather
     threads: int | None = None  # inference threads per worker
     models_dir: str | None = None
     providers: tuple[str, ...] | None = None
