@@ -210,3 +210,19 @@ def test_ctrl_c_then_rerun_finishes_the_rest(long_clips, tmp_path):
     assert f"{len(finished)} already done" in err
     for name in ("a", "b", "c"):
         assert frame_count(out / f"{name}.mp4") == 150
+
+
+def test_the_matte_knobs_reach_the_workers(capfd, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(sample_path("astronaut.jpg"), folder / "a.jpg")
+    out = tmp_path / "out"
+    code, _, err = run(capfd, "batch", folder, "-o", out, "--no-progress", "--mask",
+                       "--threshold", "0.5", "--workers", "1")
+    assert code == 0, err
+    import numpy as np
+    from PIL import Image
+
+    matte = np.asarray(Image.open(out / "a.png"))
+    assert set(np.unique(matte).tolist()) == {0, 255}  # hard: the threshold was applied
+    assert 0.2 < (matte == 255).mean() < 0.8
