@@ -14,6 +14,7 @@ from greenroom.cli.options import (
     EffectArgs,
     effect_options,
     encoding_options,
+    framing_option,
     load_model,
     model_location,
 )
@@ -48,6 +49,7 @@ def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
 @effect_options
 @matte_options
 @encoding_options
+@framing_option
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "tif", "bmp"]),
               help="Format of photo results (default: PNG for --mask and --transparent, else "
               "the input's).")
@@ -71,6 +73,7 @@ def batch(
     crf: int | None,
     preset: str,
     temporal: bool,
+    auto_frame: bool,
     fmt: str | None,
     quality: int,
     workers: int | None,
@@ -93,7 +96,7 @@ def batch(
         load_model(chosen.model).close()  # downloads a registry model once, before the workers
     settings = job_settings(
         chosen, adjust=adjust if adjust.active else None, crf=crf, preset=preset,
-        temporal=temporal, image_format=fmt, image_quality=quality,
+        temporal=temporal, auto_frame=auto_frame, image_format=fmt, image_quality=quality,
     )
     bar: tqdm | None = None
 

@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 
 import click
-import cv2
 
 from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.matte_options import matte_options
-from greenroom.cli.options import EffectArgs, effect_options
+from greenroom.cli.options import EffectArgs, effect_options, framing_option
 from greenroom.cli.signals import stop_on_signals
 from greenroom.compositing import parse_color
+from greenroom.compositing.framing import AutoFramer
 from greenroom.errors import GreenroomError
 from greenroom.frames import FrameItem
 from greenroom.matte import MatteAdjust
@@ -64,18 +64,6 @@ def recording_inputs(
     return found
 
 
-def open_camera(settings: CameraSettings) -> CameraSource:
-    """Open a camera without OpenCV's own warnings: a missing camera is our one-line error."""
-    if not hasattr(cv2, "setLogLevel"):
-        return CameraSource(settings)
-    level = cv2.getLogLevel()
-    cv2.setLogLevel(0)  # silent
-    try:
-        return CameraSource(settings)
-    finally:
-        cv2.setLogLevel(level)
-
-
 @click.command("camera")
 @config_option
 @click.option("--device", default="0", show_default=True,
@@ -113,6 +101,7 @@ def open_camera(settings: CameraSettings) -> CameraSource:
 @matte_options
 @click.option("--temporal/--no-temporal", default=True, show_default=True,
               help="Steady the mask over time with motion-aware smoothing (adds no delay).")
+@framing_option
 @click.option("--skip-still/--no-skip-still", default=True, show_default=True,
               help="Reuse the last mask while nothing moves near your outline, saving CPU.")
 @click.option("--stats", "show_stats", is_flag=True,
@@ -139,6 +128,7 @@ def camera(
     chosen: EffectArgs,
     adjust: MatteAdjust,
     temporal: bool,
+    auto_frame: bool,
     skip_still: bool,
     show_stats: bool,
     max_frames: int | None,
@@ -167,12 +157,15 @@ def camera(
 
     frames: LiveFileSource | CameraSource
     if source is not None and "://" in source:  # a stream is a camera that OpenCV opens
-        frames = open_camera(CameraSettings(source, None, None, None, mjpg=False))
+        frames = CameraSource(CameraSettings(source, None, None, None, mjpg=False))
     elif source is not None:
         frames = LiveFileSource(Path(source), loop=loop, realtime=realtime)
     else:
-        frames = open_camera(CameraSettings(parse_device(device), width, height, fps, mjpg))
-    processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still, adjust=adjust)
+        frames = CameraSource(CameraSettings(parse_device(device), width, height, fps, mjpg))
+    framer = AutoFramer()
+    framer.enabled = auto_frame  # the `a` key turns it on and off while running
+    processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still, adjust=adjust,
+                                 framing=framer)
     mirroring = Mirror(mirror)
     stats = PipelineStats()
     sinks: list[Sink] = []

@@ -271,3 +271,12 @@ def encoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for decorator in reversed(decorators):
         command = decorator(command)
     return command
+
+
+def framing_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--auto-frame: keep the person centred at a steady size (videos and cameras)."""
+    return click.option(
+        "--auto-frame", "auto_frame", is_flag=True,
+        help="Keep the person centred at a steady size with a smooth virtual pan and zoom "
+        "(holds still while you sit still, follows when you move).",
+    )(command)

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
 from greenroom.cli.matte_options import matte_options
-from greenroom.cli.options import EffectArgs, effect_options, encoding_options
+from greenroom.cli.options import EffectArgs, effect_options, encoding_options, framing_option
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
 from greenroom.matte import MatteAdjust
@@ -35,6 +35,7 @@ from greenroom.sources.video import VideoInfo
 @effect_options
 @matte_options
 @encoding_options
+@framing_option
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar with frames/s and time left.")
 def video(
@@ -45,6 +46,7 @@ def video(
     crf: int | None,
     preset: str,
     temporal: bool,
+    auto_frame: bool,
     progress: bool,
 ) -> int:
     """Blur, replace or remove the background of a video file.
@@ -77,7 +79,8 @@ def video(
         if bar is not None:
             bar.update(1)
 
-    processor = chosen.processor(effect, temporal=temporal, adjust=adjust)
+    processor = chosen.processor(effect, temporal=temporal, adjust=adjust,
+                                 framing=auto_frame)
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of

@@ -42,6 +42,7 @@ def processor_for(settings: JobSettings, kind: str) -> Processor:
         processor = Processor(
             make_effect(**settings.effect_kwargs()), model=model, refine=settings.refine,
             temporal=settings.temporal and kind == "video", adjust=settings.adjust,
+            framing=settings.auto_frame and kind == "video",
         )
         _processors[key] = processor
     processor.reset()  # a new file: nothing carried over from the previous one

@@ -37,6 +37,7 @@ class JobSettings:
     crf: int | None = None
     preset: str = "veryfast"
     temporal: bool = True
+    auto_frame: bool = False  # videos only: a photo has no motion to follow
     image_format: str | None = None  # png, jpg, ...: else the input's (PNG for alpha/mattes)
     image_quality: int = 95
 

@@ -32,6 +32,7 @@ KEYS = (
     ("o", "effect off"),
     ("m", "show the mask"),
     ("x", "mirror"),
+    ("a", "auto-framing"),
     ("f", "statistics"),
     ("h", "this help"),
     ("q", "quit"),
@@ -138,6 +139,13 @@ class LiveControls:
                 self.message = "mirroring is not available here"
             else:
                 self.message = "mirror on" if self.mirror.toggle() else "mirror off"
+        elif char == "a":
+            framer = self.processor.framer
+            if framer is None:
+                self.message = "auto-framing is not available here"
+            else:
+                framer.enabled = not framer.enabled
+                self.message = "auto-framing on" if framer.enabled else "auto-framing off"
         return True
 
     def help_lines(self) -> list[str]:

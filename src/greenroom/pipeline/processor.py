@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
+from greenroom.compositing.framing import AutoFramer
 from greenroom.matte import (
     GuidedRefiner,
     MatteAdjust,
@@ -38,7 +39,8 @@ class Processor:
       checked when something is carried over.
     Each accepts True/False or a configured instance. `adjust` (default none) is the user's
     threshold, grow/shrink and feather, applied to the frame-sized matte last
-    (`matte.MatteAdjust`).
+    (`matte.MatteAdjust`). `framing` (default off) keeps the person centred at a steady size
+    by a damped virtual pan and zoom of the output (`compositing.framing.AutoFramer`).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class Processor:
         skip_still: bool | StillnessSkipper = False,
         scene_cuts: bool | SceneCutDetector = True,
         adjust: MatteAdjust | None = None,
+        framing: bool | AutoFramer = False,
     ) -> None:
         self.effect = effect if effect is not None else Blur()
         self.segmenter = (
@@ -72,6 +75,7 @@ class Processor:
             else None
         )
         self.adjust = adjust if adjust is not None and adjust.active else None
+        self.framer = AutoFramer() if framing is True else (framing or None)
         self._last_mask: np.ndarray | None = None
         self._refined: tuple[np.ndarray, np.ndarray] | None = None  # (mask, its refined matte)
 
@@ -100,6 +104,8 @@ class Processor:
     def reset(self) -> None:
         """Forget the previous frames (a new file, a seek)."""
         self._forget()
+        if self.framer is not None:
+            self.framer.reset()
         if self.cuts is not None:
             self.cuts.reset()
 
@@ -139,7 +145,9 @@ class Processor:
 
         Split from `segment` so a streaming pipeline can run the two halves in separate threads.
         """
-        return self.effect.apply(frame, self.final_matte(frame, small))
+        alpha = self.final_matte(frame, small)
+        output = self.effect.apply(frame, alpha)
+        return output if self.framer is None else self.framer.frame(output, alpha)
 
     def matte(self, frame: np.ndarray) -> np.ndarray:
         """The person matte at the frame's size: float32 in [0, 1], 1 = person."""
