@@ -11,7 +11,13 @@ import click
 from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.matte_options import matte_options
-from greenroom.cli.options import EffectArgs, effect_options, framing_option
+from greenroom.cli.options import (
+    EffectArgs,
+    effect_options,
+    framing_option,
+    lowlight_option,
+    make_enhancer,
+)
 from greenroom.cli.signals import stop_on_signals
 from greenroom.compositing import parse_color
 from greenroom.compositing.framing import AutoFramer
@@ -102,6 +108,7 @@ def recording_inputs(
 @click.option("--temporal/--no-temporal", default=True, show_default=True,
               help="Steady the mask over time with motion-aware smoothing (adds no delay).")
 @framing_option
+@lowlight_option
 @click.option("--skip-still/--no-skip-still", default=True, show_default=True,
               help="Reuse the last mask while nothing moves near your outline, saving CPU.")
 @click.option("--stats", "show_stats", is_flag=True,
@@ -129,6 +136,7 @@ def camera(
     adjust: MatteAdjust,
     temporal: bool,
     auto_frame: bool,
+    low_light: float | None,
     skip_still: bool,
     show_stats: bool,
     max_frames: int | None,
@@ -165,7 +173,7 @@ def camera(
     framer = AutoFramer()
     framer.enabled = auto_frame  # the `a` key turns it on and off while running
     processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still, adjust=adjust,
-                                 framing=framer)
+                                 framing=framer, enhancer=make_enhancer(low_light))
     mirroring = Mirror(mirror)
     stats = PipelineStats()
     sinks: list[Sink] = []

@@ -280,3 +280,24 @@ def framing_option(command: Callable[..., Any]) -> Callable[..., Any]:
         help="Keep the person centred at a steady size with a smooth virtual pan and zoom "
         "(holds still while you sit still, follows when you move).",
     )(command)
+
+
+def lowlight_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--low-light [STRENGTH]: brighten a dim camera or clip (see `enhance.lowlight`)."""
+    return click.option(
+        "--low-light", "low_light", type=click.FloatRange(0, 1), is_flag=False,
+        flag_value=1.0, default=None, metavar="[STRENGTH]",
+        help="Brighten a dim picture with a learned enhancer run at low resolution and applied "
+        "as a smooth gain map (0..1, default 1). Needs greenroom[onnx]; the model (about 1 MB) "
+        "is downloaded once into the models folder.",
+    )(command)
+
+
+def make_enhancer(strength: float | None) -> Any:
+    """The low-light enhancer `--low-light` asks for, or None."""
+    if strength is None:
+        return None
+    from greenroom.enhance.lowlight import DEFAULT_ENHANCER, LowLightEnhancer, enhancer_path
+
+    models_dir, _ = model_location()
+    return LowLightEnhancer(enhancer_path(DEFAULT_ENHANCER, models_dir), strength=strength)

@@ -11,7 +11,14 @@ from tqdm import tqdm
 from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
 from greenroom.cli.matte_options import matte_options
-from greenroom.cli.options import EffectArgs, effect_options, encoding_options, framing_option
+from greenroom.cli.options import (
+    EffectArgs,
+    effect_options,
+    encoding_options,
+    framing_option,
+    lowlight_option,
+    make_enhancer,
+)
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
 from greenroom.matte import MatteAdjust
@@ -36,6 +43,7 @@ from greenroom.sources.video import VideoInfo
 @matte_options
 @encoding_options
 @framing_option
+@lowlight_option
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar with frames/s and time left.")
 def video(
@@ -47,6 +55,7 @@ def video(
     preset: str,
     temporal: bool,
     auto_frame: bool,
+    low_light: float | None,
     progress: bool,
 ) -> int:
     """Blur, replace or remove the background of a video file.
@@ -80,7 +89,7 @@ def video(
             bar.update(1)
 
     processor = chosen.processor(effect, temporal=temporal, adjust=adjust,
-                                 framing=auto_frame)
+                                 framing=auto_frame, enhancer=make_enhancer(low_light))
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of

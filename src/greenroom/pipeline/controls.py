@@ -33,6 +33,7 @@ KEYS = (
     ("m", "show the mask"),
     ("x", "mirror"),
     ("a", "auto-framing"),
+    ("l", "low light"),
     ("f", "statistics"),
     ("h", "this help"),
     ("q", "quit"),
@@ -69,6 +70,7 @@ class LiveControls:
             processor.effect.strength if isinstance(processor.effect, Blur) else DEFAULT_BLUR
         )
         self.background_index = -1
+        self._low_light = 1.0  # the strength `l` turns back on
         self.overlay = False
         self.help = False  # the key list, shown over the picture until `h` is pressed again
         self._before_mask: Effect | None = None
@@ -146,7 +148,21 @@ class LiveControls:
             else:
                 framer.enabled = not framer.enabled
                 self.message = "auto-framing on" if framer.enabled else "auto-framing off"
+        elif char == "l":
+            self._toggle_low_light()
         return True
+
+    def _toggle_low_light(self) -> None:
+        enhancer = self.processor.enhancer
+        if enhancer is None:
+            self.message = "low light: start with --low-light"
+            return
+        if enhancer.strength > 0:
+            self._low_light, enhancer.strength = enhancer.strength, 0.0
+            self.message = "low light off"
+        else:
+            enhancer.strength = self._low_light
+            self.message = f"low light {enhancer.strength:.1f}"
 
     def help_lines(self) -> list[str]:
         """The hotkeys, one per line, for the window to draw while help is on."""

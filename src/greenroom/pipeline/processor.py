@@ -10,6 +10,7 @@ import numpy as np
 
 from greenroom.compositing import Blur, Effect
 from greenroom.compositing.framing import AutoFramer
+from greenroom.enhance.lowlight import LowLightEnhancer
 from greenroom.matte import (
     GuidedRefiner,
     MatteAdjust,
@@ -41,6 +42,8 @@ class Processor:
     threshold, grow/shrink and feather, applied to the frame-sized matte last
     (`matte.MatteAdjust`). `framing` (default off) keeps the person centred at a steady size
     by a damped virtual pan and zoom of the output (`compositing.framing.AutoFramer`).
+    `enhancer` (default none) brightens dim frames before everything else
+    (`enhance.lowlight.LowLightEnhancer`).
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Processor:
         scene_cuts: bool | SceneCutDetector = True,
         adjust: MatteAdjust | None = None,
         framing: bool | AutoFramer = False,
+        enhancer: LowLightEnhancer | None = None,
     ) -> None:
         self.effect = effect if effect is not None else Blur()
         self.segmenter = (
@@ -76,8 +80,13 @@ class Processor:
         )
         self.adjust = adjust if adjust is not None and adjust.active else None
         self.framer = AutoFramer() if framing is True else (framing or None)
+        self.enhancer = enhancer
         self._last_mask: np.ndarray | None = None
         self._refined: tuple[np.ndarray, np.ndarray] | None = None  # (mask, its refined matte)
+
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        """The frame as the model and the effect should see it (brightened, with `enhancer`)."""
+        return frame if self.enhancer is None else self.enhancer.apply(frame)
 
     def segment(self, frame: np.ndarray) -> np.ndarray:
         """The soft mask at model resolution, smoothed over time if asked (the model-bound half).
@@ -106,6 +115,8 @@ class Processor:
         self._forget()
         if self.framer is not None:
             self.framer.reset()
+        if self.enhancer is not None:
+            self.enhancer.reset()
         if self.cuts is not None:
             self.cuts.reset()
 
@@ -155,6 +166,7 @@ class Processor:
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Apply the effect to one RGB frame."""
+        frame = self.prepare(frame)
         return self.composite(frame, self.segment(frame))
 
     def close(self) -> None:

@@ -131,6 +131,7 @@ class StreamPipeline:
             out.close()
 
     def _segment(self, item: FrameItem) -> list[FrameItem]:
+        item.image = self.processor.prepare(item.image)  # e.g. brightened: the effect uses it too
         item.mask = self.processor.segment(item.image)
         if self.lookahead is None:
             return [item]

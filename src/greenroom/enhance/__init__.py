@@ -1,0 +1,1 @@
+"""Picture enhancements applied to the camera's frames before segmentation (low light)."""

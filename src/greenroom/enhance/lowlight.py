@@ -1,0 +1,168 @@
+"""Low-light enhancement: a learned enhancer at low resolution, applied as a smooth gain map.
+
+A dim webcam or clip is brightened by a small learned model (semantic-guided low-light
+enhancement by default, or Zero-DCE++), but the model never touches the full frame: it runs
+on a 180-pixel-tall copy, the ratio of its output's brightness to its input's becomes a gain
+map, the map is blurred (so it carries light, not texture) and smoothed over time (so the
+picture does not pump when someone moves), and the full frame is multiplied by it. Detail and
+noise stay the camera's own, and the cost is one small model run every few frames plus one
+multiply per frame.
+
+Runs before segmentation, so the person model also sees the brighter picture.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from greenroom.errors import GreenroomError
+from greenroom.frames import FrameItem
+
+_OBS = (
+    "https://raw.githubusercontent.com/royshil/obs-backgroundremoval/"
+    "875ffda175fcb066380b31797c63630c8b4a3c71/data/models/"
+)
+
+
+@dataclass(frozen=True)
+class EnhancerModel:
+    """A downloadable enhancer: where it comes from, and how it wants its input."""
+
+    name: str
+    filename: str
+    sha256: str
+    width: int
+    height: int
+    output_scale: float  # divide the output by this to get [0, 1]
+    channels_last: bool  # output HxWx3 instead of 1x3xHxW
+    license: str
+
+
+ENHANCERS: dict[str, EnhancerModel] = {
+    model.name: model
+    for model in (
+        EnhancerModel(
+            "semantic-guided-llie", "semantic_guided_llie_180x324.onnx",
+            "0038a073bcf60831041cd2dce649f5267e71d7f6e650725ceccdd2c22bd16e44",
+            324, 180, 1.0, False,
+            "its authors' terms (converted in PINTO_model_zoo 370); research use",
+        ),
+        EnhancerModel(
+            "zero-dce", "zero_dce_180x320.onnx",
+            "097365663daa6f097fa1294de2f91b9451f531b9b691bda872cafdd11bb27561",
+            320, 180, 255.0, True,
+            "its authors' terms (Zero-DCE++, converted in PINTO_model_zoo 243); research use",
+        ),
+    )
+}
+DEFAULT_ENHANCER = "semantic-guided-llie"
+
+
+def enhancer_path(name: str, models_dir: str | os.PathLike[str] | None = None,
+                  *, download: bool = True) -> Path:
+    """The verified local file of an enhancer, downloaded once into the models folder."""
+    from greenroom.segmentation.download import download_file, sha256_of
+    from greenroom.segmentation.registry import models_dir as folder_of
+
+    if name not in ENHANCERS:
+        raise GreenroomError(f"unknown low-light model {name!r}; choose from {sorted(ENHANCERS)}")
+    model = ENHANCERS[name]
+    folder = folder_of(models_dir)
+    path = folder / model.filename
+    if path.is_file() and sha256_of(path) == model.sha256:
+        return path
+    if not download:
+        raise GreenroomError(
+            f"low-light model {name} is not downloaded: save {_OBS}{model.filename} as "
+            f"{folder / model.filename} (sha256 {model.sha256})"
+        )
+    return download_file(_OBS + model.filename, folder / model.filename, model.sha256)
+
+
+class LowLightEnhancer:
+    """Brightens frames by a gain map from a learned enhancer, steady over time.
+
+    `strength` 0..1 blends between the camera's picture (0) and the full gain (1). The model
+    runs on every `every`-th frame; between runs the last gain map is used. Each new map moves
+    the shown one by `1 - steadiness` of the way, so brightness changes take about a second.
+    """
+
+    MAX_GAIN = 6.0
+    #: Mean brightness (0..1) the gain may lift a picture to; a well-lit room is above it.
+    TARGET_MEAN = 0.42
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike[str],
+        model: EnhancerModel = ENHANCERS[DEFAULT_ENHANCER],
+        *,
+        strength: float = 1.0,
+        every: int = 4,
+        steadiness: float = 0.8,
+        num_threads: int = 1,
+    ) -> None:
+        if not 0.0 <= strength <= 1.0:
+            raise ValueError(f"low-light strength must be between 0 and 1, got {strength}")
+        from greenroom.segmentation.backends import onnx_session
+
+        self.model = model
+        self.strength = strength
+        self.every = max(1, every)
+        self.steadiness = steadiness
+        self._session = onnx_session(model_path, num_threads)
+        self._input = self._session.get_inputs()[0].name
+        self._gain: np.ndarray | None = None  # low-resolution gain, HxW float32
+        self._count = 0
+
+    def reset(self) -> None:
+        self._gain = None
+        self._count = 0
+
+    def gain_map(self, frame: np.ndarray) -> np.ndarray:
+        """The brightness gain the model asks for at low resolution (blurred, clamped)."""
+        m = self.model
+        small = cv2.resize(frame, (m.width, m.height), interpolation=cv2.INTER_AREA)
+        tensor = (small.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+        out = self._session.run(None, {self._input: np.ascontiguousarray(tensor)})[0]
+        enhanced = out if m.channels_last else out[0].transpose(1, 2, 0)
+        enhanced = np.nan_to_num(enhanced.astype(np.float32) / m.output_scale)
+        before = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+        after = cv2.cvtColor(np.clip(enhanced, 0, 1), cv2.COLOR_RGB2GRAY)
+        gain = (after + 0.02) / (before + 0.02)
+        gain = np.minimum(gain, 0.95 / (before + 0.02))  # no highlight pushed into white
+        gain = cv2.GaussianBlur(gain, (0, 0), sigmaX=m.height / 18)  # light, not texture
+        gain = np.clip(gain, 1.0, self.MAX_GAIN)
+        # Only what is dim: the enhancer would brighten a well-lit picture too, so the gain is
+        # scaled back until the picture's mean brightness is at most TARGET_MEAN.
+        now, predicted = float(before.mean()), float((before * gain).mean())
+        if predicted > self.TARGET_MEAN and predicted > now:
+            share = max(0.0, (self.TARGET_MEAN - now) / (predicted - now))
+            gain = 1.0 + share * (gain - 1.0)
+        return gain
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """The brightened RGB uint8 frame."""
+        if self.strength == 0:
+            return frame
+        if self._gain is None or self._count % self.every == 0:
+            fresh = self.gain_map(frame)
+            if self._gain is None:
+                self._gain = fresh
+            else:
+                self._gain = self.steadiness * self._gain + (1 - self.steadiness) * fresh
+        self._count += 1
+        gain = 1.0 + self.strength * (self._gain - 1.0)
+        full = cv2.resize(gain, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
+        return cv2.multiply(frame, cv2.merge([full, full, full]), dtype=cv2.CV_8U)
+
+    def frames(self, source: Iterable[FrameItem]) -> Iterator[FrameItem]:
+        """`source`'s frames, each brightened (the model sees the brightened picture too)."""
+        for item in source:
+            item.image = self.apply(item.image)
+            yield item
