@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from greenroom.aux_models import AUX_MODELS, aux_model_path
 from greenroom.compositing import Blur
-from greenroom.enhance.lowlight import ENHANCERS, LowLightEnhancer, enhancer_path
+from greenroom.enhance.lowlight import LowLightEnhancer
 from greenroom.errors import GreenroomError
 from greenroom.pipeline import Processor
 from greenroom.pipeline.controls import LiveControls
@@ -18,7 +19,7 @@ pytest.importorskip("onnxruntime", reason="low light needs greenroom[onnx]")
 
 @pytest.fixture(scope="module")
 def model_path():
-    return enhancer_path("semantic-guided-llie", shared_path("models"), download=False)
+    return aux_model_path("semantic-guided-llie", shared_path("models"), download=False)
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +67,10 @@ def test_strength_zero_is_the_camera_picture_and_l_toggles_it(model_path, photo)
 
 def test_a_missing_model_says_where_to_get_it(tmp_path):
     with pytest.raises(GreenroomError, match="sha256") as error:
-        enhancer_path("zero-dce", tmp_path, download=False)
-    assert ENHANCERS["zero-dce"].filename in str(error.value)
-    with pytest.raises(GreenroomError, match="unknown low-light model"):
-        enhancer_path("nope", tmp_path)
+        aux_model_path("zero-dce", tmp_path, download=False)
+    assert AUX_MODELS["zero-dce"].filename in str(error.value)
+    with pytest.raises(GreenroomError, match="unknown helper model"):
+        aux_model_path("nope", tmp_path)
 
 
 def test_video_low_light_brightens_the_output(capfd, tmp_path, photo):

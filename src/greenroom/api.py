@@ -37,13 +37,16 @@ def make_effect(
     transparent: bool = False,
     mask: bool = False,
     light_wrap: float = 0.0,
+    blur_style: str = "normal",
+    models_dir: str | Path | None = None,
 ) -> Effect:
     """Build the one effect these options ask for; blur when none is named.
 
     A `background` path that ends like a video (.mp4, .webm, ...) plays as a looping video.
     `light_wrap` (0..1) lets a replaced background's light spill onto the person's outline.
-    `blur=True` means the default strength. Naming two effects at once is an error rather than a
-    silent choice, because the user's intent is unclear.
+    `blur=True` means the default strength; `blur_style="focus"` blurs more the farther the
+    background is (a depth model, downloaded once into `models_dir`). Naming two effects at
+    once is an error rather than a silent choice, because the user's intent is unclear.
     """
     chosen = [
         name
@@ -69,9 +72,16 @@ def make_effect(
         return Transparent()
     if mask:
         return MaskOnly()
-    if blur is None or blur is True:
-        return Blur(DEFAULT_BLUR)
-    return Blur(float(blur))
+    strength = DEFAULT_BLUR if blur is None or blur is True else float(blur)
+    if blur_style == "focus":
+        from greenroom.aux_models import aux_model_path
+        from greenroom.compositing.focus import DepthEstimator, FocusBlur
+
+        depth = DepthEstimator(aux_model_path("tcmonodepth", models_dir))
+        return FocusBlur(depth, strength)
+    if blur_style != "normal":
+        raise ValueError(f"unknown blur style {blur_style!r}; choose normal or focus")
+    return Blur(strength)
 
 
 @overload

@@ -33,7 +33,8 @@ def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
     models_dir, providers = model_location()
     return JobSettings(
         blur=chosen.blur, background=background, color=chosen.color,
-        light_wrap=chosen.light_wrap, transparent=chosen.transparent, mask=chosen.mask,
+        light_wrap=chosen.light_wrap, blur_style=chosen.blur_style,
+        transparent=chosen.transparent, mask=chosen.mask,
         model=chosen.model, refine=chosen.refine, threads=chosen.threads,
         models_dir=str(Path(models_dir).resolve()) if models_dir else None,
         providers=providers, **encoding,  # type: ignore[arg-type]

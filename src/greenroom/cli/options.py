@@ -127,6 +127,7 @@ class EffectArgs:
     background: str | None = None
     color: str | None = None
     light_wrap: float = 0.0
+    blur_style: str = "normal"
     transparent: bool = False
     mask: bool = False
     model: str = "auto"
@@ -136,7 +137,8 @@ class EffectArgs:
     def effect(self) -> Effect:
         """The effect; a background file is opened now, so a bad one fails before any work."""
         return effect_from_options(
-            self.blur, self.background, self.color, self.transparent, self.mask, self.light_wrap
+            self.blur, self.background, self.color, self.transparent, self.mask, self.light_wrap,
+            self.blur_style,
         )
 
     def processor(self, effect: Effect, **options: Any) -> Processor:
@@ -184,6 +186,15 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "color",
             metavar="COLOR",
             help="Replace the background with a colour: a CSS name (green) or hex (#00b140).",
+        ),
+        click.option(
+            "--blur-style",
+            "blur_style",
+            type=click.Choice(["normal", "focus"]),
+            default="normal",
+            show_default=True,
+            help="focus: blur the background more the farther it is from you, as a lens does "
+            "(a depth model, downloaded once; needs greenroom[onnx]).",
         ),
         click.option(
             "--light-wrap",
@@ -239,8 +250,11 @@ def effect_from_options(
     transparent: bool,
     mask: bool,
     light_wrap: float = 0.0,
+    blur_style: str = "normal",
 ) -> Effect:
     """Build the effect; the background is opened here so a bad one fails before any work."""
+    if blur_style != "normal" and (background or color or transparent or mask):
+        raise click.UsageError("--blur-style goes with --blur, not with another effect")
     try:
         return make_effect(
             background=background,
@@ -249,6 +263,8 @@ def effect_from_options(
             transparent=transparent,
             mask=mask,
             light_wrap=light_wrap,
+            blur_style=blur_style,
+            models_dir=model_location()[0] if blur_style != "normal" else None,
         )
     except GreenroomError:
         raise
@@ -297,7 +313,8 @@ def make_enhancer(strength: float | None) -> Any:
     """The low-light enhancer `--low-light` asks for, or None."""
     if strength is None:
         return None
-    from greenroom.enhance.lowlight import DEFAULT_ENHANCER, LowLightEnhancer, enhancer_path
+    from greenroom.aux_models import aux_model_path
+    from greenroom.enhance.lowlight import DEFAULT_ENHANCER, LowLightEnhancer
 
     models_dir, _ = model_location()
-    return LowLightEnhancer(enhancer_path(DEFAULT_ENHANCER, models_dir), strength=strength)
+    return LowLightEnhancer(aux_model_path(DEFAULT_ENHANCER, models_dir), strength=strength)

@@ -55,6 +55,9 @@ class Effect(ABC):
     @abstractmethod
     def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray: ...
 
+    def reset(self) -> None:  # noqa: B027 - a no-op default, overridden by effects with state
+        """Forget what was carried from frame to frame (a new file); most effects carry nothing."""
+
 
 class BackgroundEffect(Effect):
     """An effect that puts the person over a new background.

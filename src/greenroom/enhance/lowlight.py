@@ -15,74 +15,20 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
+from greenroom.aux_models import AUX_MODELS
 from greenroom.errors import GreenroomError
 from greenroom.frames import FrameItem
 
-_OBS = (
-    "https://raw.githubusercontent.com/royshil/obs-backgroundremoval/"
-    "875ffda175fcb066380b31797c63630c8b4a3c71/data/models/"
-)
-
-
-@dataclass(frozen=True)
-class EnhancerModel:
-    """A downloadable enhancer: where it comes from, and how it wants its input."""
-
-    name: str
-    filename: str
-    sha256: str
-    width: int
-    height: int
-    output_scale: float  # divide the output by this to get [0, 1]
-    channels_last: bool  # output HxWx3 instead of 1x3xHxW
-    license: str
-
-
-ENHANCERS: dict[str, EnhancerModel] = {
-    model.name: model
-    for model in (
-        EnhancerModel(
-            "semantic-guided-llie", "semantic_guided_llie_180x324.onnx",
-            "0038a073bcf60831041cd2dce649f5267e71d7f6e650725ceccdd2c22bd16e44",
-            324, 180, 1.0, False,
-            "its authors' terms (converted in PINTO_model_zoo 370); research use",
-        ),
-        EnhancerModel(
-            "zero-dce", "zero_dce_180x320.onnx",
-            "097365663daa6f097fa1294de2f91b9451f531b9b691bda872cafdd11bb27561",
-            320, 180, 255.0, True,
-            "its authors' terms (Zero-DCE++, converted in PINTO_model_zoo 243); research use",
-        ),
-    )
+#: How each enhancer's output is read: divide by this to get [0, 1]; HxWx3 instead of 1x3xHxW.
+OUTPUT_LAYOUT: dict[str, tuple[float, bool]] = {
+    "semantic-guided-llie": (1.0, False),
+    "zero-dce": (255.0, True),
 }
 DEFAULT_ENHANCER = "semantic-guided-llie"
-
-
-def enhancer_path(name: str, models_dir: str | os.PathLike[str] | None = None,
-                  *, download: bool = True) -> Path:
-    """The verified local file of an enhancer, downloaded once into the models folder."""
-    from greenroom.segmentation.download import download_file, sha256_of
-    from greenroom.segmentation.registry import models_dir as folder_of
-
-    if name not in ENHANCERS:
-        raise GreenroomError(f"unknown low-light model {name!r}; choose from {sorted(ENHANCERS)}")
-    model = ENHANCERS[name]
-    folder = folder_of(models_dir)
-    path = folder / model.filename
-    if path.is_file() and sha256_of(path) == model.sha256:
-        return path
-    if not download:
-        raise GreenroomError(
-            f"low-light model {name} is not downloaded: save {_OBS}{model.filename} as "
-            f"{folder / model.filename} (sha256 {model.sha256})"
-        )
-    return download_file(_OBS + model.filename, folder / model.filename, model.sha256)
 
 
 class LowLightEnhancer:
@@ -100,7 +46,7 @@ class LowLightEnhancer:
     def __init__(
         self,
         model_path: str | os.PathLike[str],
-        model: EnhancerModel = ENHANCERS[DEFAULT_ENHANCER],
+        model: str = DEFAULT_ENHANCER,
         *,
         strength: float = 1.0,
         every: int = 4,
@@ -111,7 +57,10 @@ class LowLightEnhancer:
             raise ValueError(f"low-light strength must be between 0 and 1, got {strength}")
         from greenroom.segmentation.backends import onnx_session
 
-        self.model = model
+        if AUX_MODELS.get(model) is None or AUX_MODELS[model].kind != "low-light":
+            raise GreenroomError(f"{model!r} is not a low-light model")
+        self.model = AUX_MODELS[model]
+        self._scale, self._channels_last = OUTPUT_LAYOUT[model]
         self.strength = strength
         self.every = max(1, every)
         self.steadiness = steadiness
@@ -130,8 +79,8 @@ class LowLightEnhancer:
         small = cv2.resize(frame, (m.width, m.height), interpolation=cv2.INTER_AREA)
         tensor = (small.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
         out = self._session.run(None, {self._input: np.ascontiguousarray(tensor)})[0]
-        enhanced = out if m.channels_last else out[0].transpose(1, 2, 0)
-        enhanced = np.nan_to_num(enhanced.astype(np.float32) / m.output_scale)
+        enhanced = out if self._channels_last else out[0].transpose(1, 2, 0)
+        enhanced = np.nan_to_num(enhanced.astype(np.float32) / self._scale)
         before = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         after = cv2.cvtColor(np.clip(enhanced, 0, 1), cv2.COLOR_RGB2GRAY)
         gain = (after + 0.02) / (before + 0.02)

@@ -26,6 +26,7 @@ class JobSettings:
     background: str | None = None  # an absolute path (or URL) every worker can read
     color: str | None = None
     light_wrap: float = 0.0
+    blur_style: str = "normal"
     transparent: bool = False
     mask: bool = False
     model: str = "auto"
@@ -59,6 +60,8 @@ class JobSettings:
             "transparent": self.transparent,
             "mask": self.mask,
             "light_wrap": self.light_wrap,
+            "blur_style": self.blur_style,
+            "models_dir": self.models_dir,
         }
 
     @property

@@ -117,6 +117,7 @@ class Processor:
             self.framer.reset()
         if self.enhancer is not None:
             self.enhancer.reset()
+        self.effect.reset()
         if self.cuts is not None:
             self.cuts.reset()
 
