@@ -35,6 +35,7 @@ from greenroom.sinks.window import WindowSink
 from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
 from greenroom.sources.live_file import LiveFileSource
 from greenroom.sources.microphone import MicrophoneFeed
+from greenroom.sources.on_demand import DeviceReaders, OnDemandSource, virtual_camera_path
 from greenroom.sources.video import AudioFeed
 
 
@@ -109,6 +110,12 @@ def recording_inputs(
               help="Steady the mask over time with motion-aware smoothing (adds no delay).")
 @framing_option
 @lowlight_option
+@click.option("--on-demand", is_flag=True,
+              help="Linux: open the camera and process only while an application reads the "
+              "virtual camera; otherwise idle with the camera released.")
+@click.option("--idle-seconds", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              help="With --on-demand: how long after the last reader leaves to release the "
+              "camera.")
 @click.option("--skip-still/--no-skip-still", default=True, show_default=True,
               help="Reuse the last mask while nothing moves near your outline, saving CPU.")
 @click.option("--stats", "show_stats", is_flag=True,
@@ -137,6 +144,8 @@ def camera(
     temporal: bool,
     auto_frame: bool,
     low_light: float | None,
+    on_demand: bool,
+    idle_seconds: float,
     skip_still: bool,
     show_stats: bool,
     max_frames: int | None,
@@ -163,13 +172,25 @@ def camera(
     if record is not None:
         check_output(record, recording_inputs(source, background_list, given))
 
-    frames: LiveFileSource | CameraSource
-    if source is not None and "://" in source:  # a stream is a camera that OpenCV opens
-        frames = CameraSource(CameraSettings(source, None, None, None, mjpg=False))
-    elif source is not None:
-        frames = LiveFileSource(Path(source), loop=loop, realtime=realtime)
-    else:
-        frames = CameraSource(CameraSettings(parse_device(device), width, height, fps, mjpg))
+    if on_demand and not virtual_camera:
+        raise click.UsageError("--on-demand starts the camera when an application reads the "
+                               "virtual camera; add --virtual-camera")
+
+    def open_frames() -> LiveFileSource | CameraSource:
+        if source is not None and "://" in source:  # a stream is a camera that OpenCV opens
+            return CameraSource(CameraSettings(source, None, None, None, mjpg=False))
+        if source is not None:
+            return LiveFileSource(Path(source), loop=loop, realtime=realtime)
+        return CameraSource(CameraSettings(parse_device(device), width, height, fps, mjpg))
+
+    def announce(active: bool) -> None:
+        state = "an application is reading: camera on" if active else "no readers: camera off"
+        click.echo(f"greenroom: {state}", err=True)
+
+    frames: LiveFileSource | CameraSource | OnDemandSource = (
+        OnDemandSource(open_frames, idle_seconds=idle_seconds, on_change=announce)
+        if on_demand else open_frames()
+    )
     framer = AutoFramer()
     framer.enabled = auto_frame  # the `a` key turns it on and off while running
     processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still, adjust=adjust,
@@ -194,6 +215,8 @@ def camera(
                 vcam = VirtualCameraSink(frames.width, frames.height, frames.fps, vcam_device)
                 click.echo(f"greenroom: sending to virtual camera {vcam.device}", err=True)
                 sinks.append(vcam)
+                if isinstance(frames, OnDemandSource):
+                    frames.readers = DeviceReaders(virtual_camera_path(vcam.device))
             if preview:
                 controls = LiveControls(processor, background_list,
                                         parse_color(chosen.color) if chosen.color else (0, 177, 64),
