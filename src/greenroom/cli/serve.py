@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
+import os
 
 import click
 
 from greenroom.errors import GreenroomError
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.command("serve")
@@ -27,6 +18,16 @@ def _is_loopback(host: str) -> bool:
     "0.0.0.0 shares the page on your network.",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--allow-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="Another host name the page may be opened under (repeatable), e.g. a DNS name "
+    "pointing at this computer. Loopback names, and with --host 0.0.0.0 this computer's "
+    "own names and addresses, are always allowed; any other Host is refused, which stops "
+    "DNS-rebinding pages.",
+)
 @click.option(
     "--ice-server",
     "ice_servers",
@@ -58,6 +59,7 @@ def serve(
     host: str,
     port: int,
     ice_servers: tuple[str, ...],
+    allowed_hosts: tuple[str, ...],
     certfile: str | None,
     keyfile: str | None,
     models_dir: str | None,
@@ -69,6 +71,7 @@ def serve(
     """
     try:
         from greenroom.web import server
+        from greenroom.web.guard import is_loopback
     except ImportError as exc:  # aiortc/aiohttp missing from a partial install
         raise GreenroomError(f"greenroom serve needs aiortc and aiohttp: {exc}") from None
     for url in ice_servers:
@@ -76,21 +79,36 @@ def serve(
     context = server.ssl_context(certfile, keyfile)
     scheme = "https" if context else "http"
     shown = f"[{host}]" if ":" in host else host
-    click.echo(f"greenroom: serving on {scheme}://{shown}:{port}/  (Ctrl-C stops)")
-    if _is_loopback(host):
-        click.echo(
-            f"greenroom: listening on {host} only: just this computer can connect "
-            "(--host 0.0.0.0 to share on your network)"
+    lines = [f"serving on {scheme}://{shown}:{port}/  (Ctrl-C stops)"]
+    if is_loopback(host):
+        lines.append(
+            f"listening on {host} only: just this computer can connect, and media stays on "
+            "loopback too (--host 0.0.0.0 to share on your network)"
         )
     else:
-        click.echo(
-            f"greenroom: listening on {host}: other computers on your network can connect"
+        lines.append(
+            f"listening on {host}: other computers on your network can connect"
             + ("" if context else "; browsers allow the camera there only over https (--certfile)")
         )
-    click.echo(
-        "greenroom: ICE servers: "
-        + (", ".join(ice_servers) if ice_servers else "none (host candidates only)")
+    lines.append(
+        "ICE servers: " + (", ".join(ice_servers) if ice_servers else "none (host candidates only)")
     )
-    click.echo("greenroom: models offered: " + ", ".join(server.available_models(models_dir)))
-    server.run(host, port, ice_servers, ssl_context=context, print_=lambda _: None,
-               models_dir=models_dir)
+    lines.append("models offered: " + ", ".join(server.available_models(models_dir)))
+
+    def listening(_: str) -> None:  # called once the port is ours
+        for line in lines:
+            click.echo(f"greenroom: {line}")
+
+    try:
+        server.run(
+            host,
+            port,
+            ice_servers,
+            ssl_context=context,
+            print_=listening,
+            models_dir=models_dir,
+            allowed_hosts=allowed_hosts,
+        )
+    except OSError as exc:  # the port is taken, the address is not ours, ...
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        raise GreenroomError(f"cannot listen on {shown}:{port}: {reason}") from None
