@@ -40,12 +40,12 @@ SECURITY_HEADERS = {
 
 def host_name(value: str) -> str:
     """'Example.org:8080' -> 'example.org', '[::1]:80' -> '::1' (no port, lower case)."""
-    value = value.strip().lower().rstrip(".")
+    value = value.strip().lower()
     if value.startswith("["):
-        return value[1:].split("]", 1)[0]
-    if value.count(":") == 1:
-        return value.split(":", 1)[0]
-    return value
+        value = value[1:].split("]", 1)[0]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]
+    return value.rstrip(".")
 
 
 def is_loopback(host: str) -> bool:
