@@ -103,6 +103,8 @@ def available_models(models_dir: str | os.PathLike[str] | None = None) -> tuple[
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+#: Seconds between a session closing and its memory being handed back.
+RELEASE_DELAY = 1.0
 #: Seconds allowed for applying an offer and gathering candidates.
 NEGOTIATION_TIMEOUT = 15.0
 
@@ -163,6 +165,7 @@ class WebServer:
         self.executor: ThreadPoolExecutor | None = None
         self.upload_executor: ThreadPoolExecutor | None = None
         self.uploads_queued = 0
+        self.releasing = False
         self.processor_factory = processor_factory or (
             lambda effect, model: Processor(
                 effect, model=load_segmenter(model, models_dir=models_dir), temporal=True
@@ -242,10 +245,21 @@ class WebServer:
         self.spawn(self.release_memory())
 
     async def release_memory(self) -> None:
-        """Hand the closed session's frame buffers back to the system (glibc keeps them else)."""
-        if not self.sessions and not self.pending:
-            gc.collect()  # aiortc's objects hold reference cycles
-        await asyncio.get_running_loop().run_in_executor(None, release_memory)
+        """Hand closed sessions' frame buffers back to the system (glibc would keep them).
+
+        After a moment, since a closed session's codecs and relay tasks finish after it; one
+        release at a time covers every session closed meanwhile.
+        """
+        if self.releasing:
+            return
+        self.releasing = True
+        try:
+            await asyncio.sleep(RELEASE_DELAY)
+            if not self.sessions and not self.pending:
+                gc.collect()  # aiortc's objects hold reference cycles
+            await asyncio.get_running_loop().run_in_executor(None, release_memory)
+        finally:
+            self.releasing = False
 
     # -- lifetimes ------------------------------------------------------------------------------
 
@@ -456,12 +470,18 @@ class WebServer:
         session = self.authorised(request)
         require_type(request, "image/*", "application/octet-stream")
         since = time.monotonic() - session.last_upload
+        refusal = None
         if session.uploading or since < self.limits.upload_interval:
-            raise BadRequest(
+            refusal = BadRequest(
                 f"one background per {self.limits.upload_interval:g} s, please", status=429
             )
-        if self.uploads_queued >= self.limits.uploads_queued:
-            raise BadRequest("busy decoding other backgrounds: try again in a moment", status=503)
+        elif self.uploads_queued >= self.limits.uploads_queued:
+            refusal = BadRequest("busy decoding other backgrounds: try again later", status=503)
+        if refusal is not None:
+            # Answered only after the interval: a client uploading in a loop gets one refusal
+            # per interval, not hundreds a second, and waiting costs the server nothing.
+            await asyncio.sleep(self.limits.upload_interval)
+            raise refusal
         if self.upload_executor is None:
             self.upload_executor = upload_executor()
         session.uploading = True
@@ -541,7 +561,12 @@ async def errors_as_json(request: web.Request, handler: Any) -> web.StreamRespon
     try:
         return await handler(request)
     except BadRequest as exc:
-        return json_error(exc.status, exc.message)
+        response = json_error(exc.status, exc.message)
+        if not request.content.is_eof():
+            # Refused before its body was read (a rate limit, a bad token): close rather than
+            # read and discard up to 10 MB, so hammering with refused uploads costs next to nothing.
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
