@@ -358,3 +358,8 @@ def test_a_busy_port_is_one_line(capfd) -> None:
     line = f"greenroom: error: cannot listen on 127.0.0.1:{port}: address already in use"
     assert err.strip() == line
     assert "serving on" not in out  # nothing claims to be serving
+
+
+def test_serve_options_are_checked(capfd) -> None:
+    status, _, err = run(capfd, "serve", "--max-video", "12")
+    assert status == 2 and "'12' is not a size like 1280x720" in err

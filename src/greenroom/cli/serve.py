@@ -9,6 +9,14 @@ import click
 from greenroom.errors import GreenroomError
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """'1280x720' -> (1280, 720), or a one-line error."""
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and min(int(width), int(height)) >= 16):
+        raise click.BadParameter(f"{text!r} is not a size like 1280x720", param_hint="--max-video")
+    return int(width), int(height)
+
+
 @click.command("serve")
 @click.option(
     "--host",
@@ -38,6 +46,27 @@ from greenroom.errors import GreenroomError
     "(repeatable). None by default: no outside server is contacted.",
 )
 @click.option(
+    "--max-sessions",
+    type=click.IntRange(1, 1000),
+    default=16,
+    show_default=True,
+    help="Most sessions at once (each runs a model on the CPU).",
+)
+@click.option(
+    "--max-per-address",
+    type=click.IntRange(1, 1000),
+    default=6,
+    show_default=True,
+    help="Most sessions from one client address.",
+)
+@click.option(
+    "--max-video",
+    default="1280x720",
+    show_default=True,
+    metavar="WxH",
+    help="Larger incoming video is scaled down to fit before processing (either orientation).",
+)
+@click.option(
     "--certfile",
     type=click.Path(exists=True, dir_okay=False),
     help="TLS certificate (PEM): serve https, which browsers require for the camera "
@@ -60,6 +89,9 @@ def serve(
     port: int,
     ice_servers: tuple[str, ...],
     allowed_hosts: tuple[str, ...],
+    max_sessions: int,
+    max_per_address: int,
+    max_video: str,
     certfile: str | None,
     keyfile: str | None,
     models_dir: str | None,
@@ -72,8 +104,12 @@ def serve(
     try:
         from greenroom.web import server
         from greenroom.web.guard import is_loopback
+        from greenroom.web.limits import Limits
     except ImportError as exc:  # aiortc/aiohttp missing from a partial install
         raise GreenroomError(f"greenroom serve needs aiortc and aiohttp: {exc}") from None
+    limits = Limits(
+        sessions=max_sessions, per_address=max_per_address, video=parse_size(max_video)
+    )
     for url in ice_servers:
         server.parse_ice_server(url)  # a typo is an error now, not a silent failure later
     context = server.ssl_context(certfile, keyfile)
@@ -108,6 +144,7 @@ def serve(
             print_=listening,
             models_dir=models_dir,
             allowed_hosts=allowed_hosts,
+            limits=limits,
         )
     except OSError as exc:  # the port is taken, the address is not ours, ...
         reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
