@@ -14,10 +14,10 @@ own encoding and decoding is part of the load.
 
 Then the server under a hostile client (issue 15), each on a fresh server:
 
-- uploads: one 640x480 session's delivered frames/s, quiet and while another process runs four
-  parallel loops uploading a huge PNG as their backgrounds (each loop its own session, retrying
-  at once when refused): the 8000x8000 picture of the original report (now refused from its
-  header), and the largest picture still accepted;
+- uploads: one 640x480 session's delivered frames/s, quiet (the mean of before and after) and while
+  another process runs four parallel loops uploading a huge PNG as their backgrounds (each loop its
+  own session, retrying at once when refused): the 8000x8000 picture of the original report (now
+  refused from its header), and the largest picture still accepted;
 - stale offers: sixteen offers without candidates (they are answered but never connect), with
   the default 20 s connect timeout: seconds until all are dropped, and until a real client that
   asks right after gets its first processed frame;
@@ -42,6 +42,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -196,31 +197,43 @@ async def stale_offer() -> str:
     return "".join(f"{line}\r\n" for line in sdp.splitlines() if not line.startswith("a=candidate"))
 
 
-async def upload_loops(base: str, sdp: str, picture: bytes, loops: int, seconds: float) -> dict:
-    """`loops` sessions, each uploading `picture` back to back for `seconds`; status counts."""
+async def upload_loops(
+    base: str, sdp: str, picture: bytes, loops: int, seconds: float, ready: Callable[[], None]
+) -> dict:
+    """`loops` sessions, each uploading `picture` back to back for `seconds`; status counts.
+
+    `ready()` is called once the sessions exist, just before the loops start.
+    """
     counts: collections.Counter[int] = collections.Counter()
     async with aiohttp.ClientSession() as http:
 
-        async def loop() -> None:
+        async def open_session() -> tuple[str, dict[str, str]]:
             body = {"sdp": sdp, "type": "offer"}
             async with http.post(f"{base}/api/offer", json=body) as response:
                 answer = await response.json()
                 response.raise_for_status()
             url = f"{base}/api/session/{answer['session']}/background"
-            headers = {"Authorization": f"Bearer {answer['token']}", "Content-Type": "image/png"}
+            return url, {"Authorization": f"Bearer {answer['token']}", "Content-Type": "image/png"}
+
+        async def loop(url: str, headers: dict[str, str]) -> None:
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline:
                 async with http.post(url, data=picture, headers=headers) as response:
                     await response.read()
                     counts[response.status] += 1
 
-        await asyncio.gather(*(loop() for _ in range(loops)))
+        sessions = await asyncio.gather(*(open_session() for _ in range(loops)))
+        ready()
+        await asyncio.gather(*(loop(url, headers) for url, headers in sessions))
     return dict(counts)
 
 
 def attacker(base: str, sdp: str, picture: bytes, loops: int, seconds: float, out) -> None:  # noqa: ANN001
     """Runs in its own process, as an attacker would: the hostile upload loops."""
-    out.send(asyncio.run(upload_loops(base, sdp, picture, loops, seconds)))
+    counts = asyncio.run(
+        upload_loops(base, sdp, picture, loops, seconds, ready=lambda: out.send("ready"))
+    )
+    out.send(counts)
 
 
 async def delivered(client: Client, seconds: float) -> float:
@@ -230,30 +243,32 @@ async def delivered(client: Client, seconds: float) -> float:
 
 
 async def measure_uploads(side: int, seconds: float, warmup: float) -> dict[str, object]:
-    """A 640x480 session's delivered fps, quiet and under four hostile upload loops."""
+    """A 640x480 session's delivered fps: quiet, under four hostile upload loops, quiet again."""
     runner, base = await start_server()
     victim = Client(camera_frame(640, 480))
+    loop = asyncio.get_running_loop()
     try:
         async with aiohttp.ClientSession() as http:
             await victim.connect(http, base)
         sdp = await stale_offer()
         picture = solid_png(side, side)
         await asyncio.sleep(warmup)
-        quiet = await delivered(victim, seconds)
-        receive, send = multiprocessing.Pipe(duplex=False)
-        process = multiprocessing.get_context("spawn").Process(
-            target=attacker, args=(base, sdp, picture, 4, seconds + 3, send)
+        before = await delivered(victim, seconds)
+        context = multiprocessing.get_context("spawn")
+        receive, send = context.Pipe(duplex=False)
+        process = context.Process(
+            target=attacker, args=(base, sdp, picture, 4, seconds, send)
         )
         process.start()
-        await asyncio.sleep(3)  # the attacker process has started and picked its sessions
+        assert await loop.run_in_executor(None, receive.recv) == "ready"
         attacked = await delivered(victim, seconds)
-        while process.is_alive():
-            await asyncio.sleep(0.1)
-        counts = receive.recv()
+        counts = await loop.run_in_executor(None, receive.recv)
+        await loop.run_in_executor(None, process.join)
+        after = await delivered(victim, seconds)
     finally:
         await victim.close()
         await runner.cleanup()
-    return {"quiet": quiet, "attacked": attacked, "counts": counts}
+    return {"quiet": (before + after) / 2, "attacked": attacked, "counts": counts}
 
 
 async def measure_stale_offers(offers: int = 16) -> dict[str, float]:
