@@ -32,8 +32,9 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_SIDE = 8000
 #: Largest picture accepted, in pixels (a 40-megapixel photo decodes in about a second).
 MAX_PIXELS = 40_000_000
-#: Niceness of the decoding thread (Linux): the media threads win when the CPU is short.
-NICENESS = 10
+#: Niceness of the decoding thread (Linux): the lowest priority, so the media threads win
+#: whenever the CPU is short and decoding uses only what they leave.
+NICENESS = 19
 #: Longest side kept in memory after decoding (a background only covers a video frame).
 STORE_SIDE = 1920
 #: Formats Pillow may try: the usual photo formats, nothing exotic.
