@@ -30,8 +30,9 @@ class Limits:
     idle_timeout: float = 60.0
     #: Seconds between two background uploads of one session.
     upload_interval: float = 1.0
-    #: Most background uploads being decoded or waiting for the decoder, server-wide.
-    uploads_queued: int = 2
+    #: Most background uploads being received or decoded at once, server-wide (one: the
+    #: decoder's rest after each upload then always comes before the next).
+    uploads_queued: int = 1
     #: Incoming video larger than this (width, height; either orientation) is scaled down to fit
     #: before processing: the model's input is small, and a 4K camera would cost ~1 GB a session.
     video: tuple[int, int] = (1280, 720)

@@ -87,8 +87,8 @@ from greenroom.web.uploads import (
     MAX_PIXELS,
     MAX_SIDE,
     MAX_UPLOAD_BYTES,
+    Decoder,
     decode_upload,
-    upload_executor,
 )
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class WebServer:
         self.ice_urls = list(ice_servers)
         self.workers = workers or max(2, min(4, os.cpu_count() or 2))
         self.executor: ThreadPoolExecutor | None = None
-        self.upload_executor: ThreadPoolExecutor | None = None
+        self.decoder: Decoder | None = None
         self.uploads_queued = 0
         self.releasing = False
         self.processor_factory = processor_factory or (
@@ -482,14 +482,13 @@ class WebServer:
             # per interval, not hundreds a second, and waiting costs the server nothing.
             await asyncio.sleep(self.limits.upload_interval)
             raise refusal
-        if self.upload_executor is None:
-            self.upload_executor = upload_executor()
+        if self.decoder is None:
+            self.decoder = Decoder()
         session.uploading = True
         self.uploads_queued += 1
         try:
             data = await read_body(request, MAX_UPLOAD_BYTES)
-            loop = asyncio.get_running_loop()
-            image = await loop.run_in_executor(self.upload_executor, decode_upload, data)
+            image = await self.decoder.run(decode_upload, data)
         except InputError as exc:
             status = 413 if "too large" in exc.problem else 415
             raise BadRequest(exc.problem, status=status) from None
@@ -520,11 +519,12 @@ class WebServer:
 
     async def cleanup(self, app: web.Application) -> None:
         loop = asyncio.get_running_loop()
-        for name in ("executor", "upload_executor"):
-            executor = getattr(self, name)
-            if executor is not None:
-                setattr(self, name, None)
-                await loop.run_in_executor(None, executor.shutdown)
+        if self.decoder is not None:
+            decoder, self.decoder = self.decoder, None
+            await loop.run_in_executor(None, decoder.shutdown)
+        if self.executor is not None:
+            executor, self.executor = self.executor, None
+            await loop.run_in_executor(None, executor.shutdown)
 
 
 def key_frame_request(sender: Any) -> Callable[[], None]:

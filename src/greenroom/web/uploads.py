@@ -12,11 +12,14 @@ come first.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import threading
+import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import cv2
@@ -35,6 +38,8 @@ MAX_PIXELS = 40_000_000
 #: Niceness of the decoding thread (Linux): the lowest priority, so the media threads win
 #: whenever the CPU is short and decoding uses only what they leave.
 NICENESS = 19
+#: Seconds the decoding thread rests after each decode, per second of decoding.
+REST = 3.0
 #: Longest side kept in memory after decoding (a background only covers a video frame).
 STORE_SIDE = 1920
 #: Formats Pillow may try: the usual photo formats, nothing exotic.
@@ -95,6 +100,36 @@ def _lower_priority() -> None:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICENESS)
 
 
-def upload_executor() -> ThreadPoolExecutor:
-    """One low-priority thread that decodes uploads, apart from the media workers."""
-    return ThreadPoolExecutor(1, thread_name_prefix="greenroom-upload", initializer=_lower_priority)
+class Decoder:
+    """Decodes uploads one at a time in one low-priority thread, resting after each.
+
+    After a decode that took t seconds the thread rests `rest` * t seconds before the next, so
+    uploads use at most 1 / (1 + rest) of one core however many arrive: a client uploading huge
+    pictures in a loop delays other uploads, not anyone's video. Low priority alone is not
+    enough, since the thread holds the GIL at moments and the media threads then wait for it.
+    """
+
+    def __init__(self, rest: float = REST) -> None:
+        self.rest = rest
+        self.executor = ThreadPoolExecutor(
+            1, thread_name_prefix="greenroom-upload", initializer=_lower_priority
+        )
+        self._stopping = threading.Event()
+
+    async def run(self, decode: Callable[[bytes], np.ndarray], data: bytes) -> np.ndarray:
+        """`decode(data)` in the decoding thread; the rest that follows is queued behind it."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, self._paced, decode, data
+        )
+
+    def _paced(self, decode: Callable[[bytes], np.ndarray], data: bytes) -> np.ndarray:
+        started = time.perf_counter()
+        try:
+            return decode(data)
+        finally:
+            pause = self.rest * (time.perf_counter() - started)
+            self.executor.submit(self._stopping.wait, pause)
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        self.executor.shutdown(cancel_futures=True)
