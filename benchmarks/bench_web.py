@@ -14,10 +14,11 @@ own encoding and decoding is part of the load.
 
 Then the server under a hostile client (issue 15), each on a fresh server:
 
-- uploads: one 640x480 session's delivered frames/s, quiet (the mean of before and after) and while
-  another process runs four parallel loops uploading a huge PNG as their backgrounds (each loop its
-  own session, retrying at once when refused): the 8000x8000 picture of the original report (now
-  refused from its header), and the largest picture still accepted;
+- uploads: one 640x480 session's delivered frames/s while another process runs four parallel
+  loops uploading a huge PNG as their backgrounds (each loop its own session, retrying at once
+  when refused), and while they pause (switched on and off four times, so the machine's other
+  load weighs on both alike): the 8000x8000 picture of the original report (now refused from its
+  header), and the largest picture still accepted;
 - stale offers: sixteen offers without candidates (they are answered but never connect), with
   the default 20 s connect timeout: seconds until all are dropped, and until a real client that
   asks right after gets its first processed frame;
@@ -42,7 +43,6 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -197,13 +197,9 @@ async def stale_offer() -> str:
     return "".join(f"{line}\r\n" for line in sdp.splitlines() if not line.startswith("a=candidate"))
 
 
-async def upload_loops(
-    base: str, sdp: str, picture: bytes, loops: int, seconds: float, ready: Callable[[], None]
-) -> dict:
-    """`loops` sessions, each uploading `picture` back to back for `seconds`; status counts.
-
-    `ready()` is called once the sessions exist, just before the loops start.
-    """
+async def upload_loops(base: str, sdp: str, picture: bytes, loops: int, active, done) -> dict:  # noqa: ANN001
+    """`loops` sessions, each uploading `picture` back to back while the `active` event is set,
+    until `done` is; status counts."""
     counts: collections.Counter[int] = collections.Counter()
     async with aiohttp.ClientSession() as http:
 
@@ -216,24 +212,22 @@ async def upload_loops(
             return url, {"Authorization": f"Bearer {answer['token']}", "Content-Type": "image/png"}
 
         async def loop(url: str, headers: dict[str, str]) -> None:
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
+            while not done.is_set():
+                if not active.is_set():
+                    await asyncio.sleep(0.02)
+                    continue
                 async with http.post(url, data=picture, headers=headers) as response:
                     await response.read()
                     counts[response.status] += 1
 
         sessions = await asyncio.gather(*(open_session() for _ in range(loops)))
-        ready()
         await asyncio.gather(*(loop(url, headers) for url, headers in sessions))
     return dict(counts)
 
 
-def attacker(base: str, sdp: str, picture: bytes, loops: int, seconds: float, out) -> None:  # noqa: ANN001
+def attacker(base: str, sdp: str, picture: bytes, loops: int, active, done, out) -> None:  # noqa: ANN001
     """Runs in its own process, as an attacker would: the hostile upload loops."""
-    counts = asyncio.run(
-        upload_loops(base, sdp, picture, loops, seconds, ready=lambda: out.send("ready"))
-    )
-    out.send(counts)
+    out.send(asyncio.run(upload_loops(base, sdp, picture, loops, active, done)))
 
 
 async def delivered(client: Client, seconds: float) -> float:
@@ -242,33 +236,43 @@ async def delivered(client: Client, seconds: float) -> float:
     return (client.received - count) / seconds
 
 
-async def measure_uploads(side: int, seconds: float, warmup: float) -> dict[str, object]:
-    """A 640x480 session's delivered fps: quiet, under four hostile upload loops, quiet again."""
-    runner, base = await start_server()
+async def measure_uploads(side: int, seconds: float, warmup: float, rounds: int = 4) -> dict:
+    """A 640x480 session's delivered fps, quiet and under four hostile upload loops.
+
+    The attack is switched on and off `rounds` times (`seconds` / `rounds` each way), so a change
+    in the machine's other load weighs on both numbers alike.
+    """
+    runner, base = await start_server(Limits(connect_timeout=600))  # attackers never connect
     victim = Client(camera_frame(640, 480))
     loop = asyncio.get_running_loop()
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    active, done = context.Event(), context.Event()
+    process = None
     try:
         async with aiohttp.ClientSession() as http:
             await victim.connect(http, base)
-        sdp = await stale_offer()
         picture = solid_png(side, side)
-        await asyncio.sleep(warmup)
-        before = await delivered(victim, seconds)
-        context = multiprocessing.get_context("spawn")
-        receive, send = context.Pipe(duplex=False)
         process = context.Process(
-            target=attacker, args=(base, sdp, picture, 4, seconds, send)
+            target=attacker, args=(base, await stale_offer(), picture, 4, active, done, send)
         )
         process.start()
-        assert await loop.run_in_executor(None, receive.recv) == "ready"
-        attacked = await delivered(victim, seconds)
+        await asyncio.sleep(warmup + 3)  # the attacker process starts meanwhile
+        quiet = attacked = 0.0
+        for _ in range(rounds):
+            quiet += await delivered(victim, seconds / rounds) / rounds
+            active.set()
+            attacked += await delivered(victim, seconds / rounds) / rounds
+            active.clear()
+        done.set()
         counts = await loop.run_in_executor(None, receive.recv)
-        await loop.run_in_executor(None, process.join)
-        after = await delivered(victim, seconds)
     finally:
+        done.set()
+        if process is not None:
+            await loop.run_in_executor(None, process.join)
         await victim.close()
         await runner.cleanup()
-    return {"quiet": (before + after) / 2, "attacked": attacked, "counts": counts}
+    return {"quiet": quiet, "attacked": attacked, "counts": counts}
 
 
 async def measure_stale_offers(offers: int = 16) -> dict[str, float]:
