@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's graph logs, for the naive loop
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -279,10 +280,37 @@ def run_convert(
     return result.stats.frames_out, stages
 
 
-def naive_model():  # noqa: ANN201 - mediapipe has no type hints
-    import mediapipe as mp  # only here: it is slow to import and starts its own threads
+class NaiveSelfie:
+    """What `mediapipe.solutions.selfie_segmentation` (model_selection=1) does for a tutorial.
 
-    return mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=1)
+    mediapipe itself no longer installs beside numpy 2 (and not at all on Python 3.13), so the
+    naive loop runs the same landscape model file the way its graph does: the frame resized to
+    the model input, the model, the mask resized back to the frame. A full-frame float mask per
+    frame, as mediapipe hands it out.
+    """
+
+    def __init__(self) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        from greenroom.segmentation.mediapipe_selfie import builtin_model_path
+
+        self._interpreter = Interpreter(
+            model_path=str(builtin_model_path("selfie_segmentation_landscape.tflite"))
+        )
+        self._interpreter.allocate_tensors()
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def process(self, rgb: np.ndarray) -> SimpleNamespace:
+        small = cv2.resize(rgb, (256, 144)).astype(np.float32)[None] / 255.0
+        self._interpreter.set_tensor(self._input, small)
+        self._interpreter.invoke()
+        mask = self._interpreter.get_tensor(self._output)[0, :, :, 0]
+        return SimpleNamespace(segmentation_mask=cv2.resize(mask, (rgb.shape[1], rgb.shape[0])))
+
+
+def naive_model() -> NaiveSelfie:
+    return NaiveSelfie()
 
 
 def run_naive(model, clip: Path, out: Path) -> tuple[int, dict[str, float]]:  # noqa: ANN001

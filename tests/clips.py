@@ -183,3 +183,69 @@ def read_video_pts(path: Path) -> tuple[list[int], Fraction]:
     with av.open(str(path)) as c:
         stream = c.streams.video[0]
         return [f.pts for f in c.decode(stream)], stream.time_base
+
+
+#: Frames of the click clip that flash white while the audio clicks.
+CLICK_FRAMES = (6, 25, 44)
+CLICK_FPS = 25
+
+
+def make_click_clip(path: Path, *, frames: int = 60, width: int = 160, height: int = 120) -> Path:
+    """A clip for measuring audio/video sync: dark frames, white on `CLICK_FRAMES`, and an AAC
+    track that is silent except for a 10 ms click starting exactly when each white frame does.
+    """
+    rate = 48000
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=CLICK_FPS)
+        vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+        vs.options = {"preset": "ultrafast", "crf": "23"}
+        aus = out.add_stream("aac", rate=rate, layout="mono")
+        samples = np.zeros(int((frames / CLICK_FPS + 0.2) * rate), np.float32)
+        for index in CLICK_FRAMES:
+            start = round(index / CLICK_FPS * rate)
+            samples[start : start + rate // 100] = 0.8
+        for i in range(frames):
+            level = 255 if i in CLICK_FRAMES else 40
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), level, np.uint8),
+                                               format="rgb24")
+            frame.pts = i
+            frame.time_base = Fraction(1, CLICK_FPS)
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        for start in range(0, len(samples), 1024):
+            block = np.ascontiguousarray(samples[start : start + 1024][None, :])
+            af = av.AudioFrame.from_ndarray(block, format="fltp", layout="mono")
+            af.sample_rate, af.pts, af.time_base = rate, start, Fraction(1, rate)
+            out.mux(aus.encode(af))
+        out.mux(aus.encode(None))
+    return path
+
+
+def flash_times(path: Path) -> list[float]:
+    """Start times (s) of the white flashes in a video's first stream."""
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        bright = [(float(f.pts * stream.time_base), f.to_ndarray(format="gray").mean() > 150)
+                  for f in c.decode(stream)]
+    return [t for (t, on), (_, before) in zip(bright, [(0, False), *bright], strict=False)
+            if on and not before]
+
+
+def click_times(path: Path) -> list[float]:
+    """Start times (s) of the clicks in a file's first audio stream, as a player hears them."""
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        chunks, start = [], None
+        for frame in c.decode(stream):
+            if start is None:
+                start = float(frame.pts * frame.time_base)
+            chunks.append(np.abs(frame.to_ndarray()).max(axis=0))
+        rate = stream.codec_context.sample_rate
+    loud = np.concatenate(chunks) > 0.3
+    onsets = np.flatnonzero(loud & ~np.concatenate([[False], loud[:-1]]))
+    # Clicks are 10 ms; ringing of the codec may split one: keep onsets at least 0.2 s apart.
+    times: list[float] = []
+    for onset in onsets:
+        if not times or onset / rate + start - times[-1] > 0.2:
+            times.append(onset / rate + start)
+    return times

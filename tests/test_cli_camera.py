@@ -280,14 +280,29 @@ def test_config_paths_expand_the_home_folder(monkeypatch, capsys, clip, tmp_path
         ('[camera]\nmax-frames = 5\ncolour = "blue"\n', "unknown setting 'colour'"),
         ("[camera\nmax-frames = 5\n", "not valid TOML"),
         (None, "no such config file"),
-        ('[camera]\nwidth = "wide"\n', "setting 'width': 'wide' is not a valid integer"),
+        ('[camera]\nwidth = "wide"\n', "setting 'width': 'wide' is not a whole number"),
         ("[camera]\nblur = -3\n", "setting 'blur'"),
+        # The hostile-input campaign's findings: each was a traceback or a silent guess.
+        ("[camera]\nblur = [1, 2]\n", "setting 'blur': expects a single value"),
+        ("[camera]\nrecord = 7\n", "setting 'record': expects a string"),
+        (b"[camera]\nblur = 3 # caf\xe9\n", "not UTF-8"),
+        ("[camera]\nmax_frames = 1e400\n", "setting 'max_frames': inf is not a whole number"),
+        ("[camera]\nduration = true\n", "setting 'duration': expects a value, not true"),
+        ("[camera]\nmax-frames = 2.5\n", "setting 'max-frames': 2.5 is not a whole number"),
+        ("[camera]\nduration = nan\n", "setting 'duration': nan is not a finite number"),
+        ("[camera]\nloop = 1\n", "setting 'loop': expects true or false"),
+        ("[camara]\nloop = true\n", "unknown table [camara]"),
+        ("colour = 'red'\n", "unknown setting 'colour' (no greenroom command has it)"),
     ],
-    ids=["unknown-key", "invalid-toml", "missing", "wrong-type", "out-of-range"],
+    ids=["unknown-key", "invalid-toml", "missing", "wrong-type", "out-of-range", "list",
+         "number-for-path", "not-utf8", "overflow", "bool-for-number", "fraction-for-int",
+         "nan", "number-for-flag", "unknown-table", "unknown-top-level"],
 )
 def test_bad_config_file_is_one_line(capsys, clip, tmp_path, content, words):
     config = tmp_path / "greenroom.toml"
-    if content is not None:
+    if isinstance(content, bytes):
+        config.write_bytes(content)
+    elif content is not None:
         config.write_text(content)
     out = tmp_path / "rec.mp4"
     status, _, err = run(capsys, "camera", "--config", config, "--source", clip.path,

@@ -65,9 +65,8 @@ def test_registry_sizes_and_hashes_match_the_shared_files():
             continue
         assert path.stat().st_size == info.size, info.name
         assert registry.cached_path(info, folder) == path, info.name
-    # Only RVM has no copy there; its entry says so (its hash is the upstream release's).
-    assert absent == {"rvm-mobilenetv3"}
-    assert "Not run on the development machine" in registry.MODELS["rvm-mobilenetv3"].notes
+    # Every model of the zoo has a copy there (RVM's since shared/ gained it), and each matches.
+    assert absent == set()
 
 
 def test_unknown_name_lists_the_models():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -12,7 +14,10 @@ from greenroom.segmentation import (
     MediaPipeSelfieSegmenter,
     load_segmenter,
     mask_to_frame,
+    registry,
 )
+from greenroom.segmentation.download import sha256_of
+from greenroom.segmentation.mediapipe_selfie import VARIANTS, builtin_model_path
 
 # Regions of the 512x512 astronaut photo, (y0, y1, x0, x1): her face and her orange suit, and
 # the top-right corner (flag/wall background) and the top-left corner (US flag).
@@ -41,18 +46,36 @@ def test_person_is_one_and_background_is_zero(astronaut_rgb, variant):
     assert np.mean(region(mask, BACKGROUND_TOP_LEFT) < 0.5) > 0.95
 
 
-@pytest.mark.parametrize(("model_selection", "variant"), [(0, "general"), (1, "landscape")])
-def test_matches_mediapipe_solution(astronaut_rgb, model_selection, variant):
-    """Same model file, same preprocessing: MediaPipe's own graph gives the same mask."""
-    solutions = pytest.importorskip("mediapipe.python.solutions.selfie_segmentation")
-    # A non-square, odd-sized crop exercises the aspect-ratio squeeze and the sampling grid.
-    frame = np.ascontiguousarray(astronaut_rgb[13:500, 7:451])
-    with solutions.SelfieSegmentation(model_selection=model_selection) as reference:
-        expected = reference.process(frame).segmentation_mask
+REFERENCE = Path(__file__).parent / "data" / "mediapipe_reference.npz"
+
+
+@pytest.mark.parametrize("frame_name", ["portrait", "wide"])
+@pytest.mark.parametrize("variant", ["general", "landscape"])
+def test_matches_mediapipe_0_10_21(frame_name, variant):
+    """Same model file, same preprocessing: MediaPipe's own graph gave the same mask.
+
+    The reference masks were made once with mediapipe 0.10.21's `solutions.selfie_segmentation`
+    by `tests/data/make_mediapipe_reference.py`; the frames have odd sizes, one taller and one
+    wider than the model input, to exercise the aspect-ratio squeeze and the sampling grid.
+    """
+    reference = np.load(REFERENCE)
+    frame = reference[f"frame_{frame_name}"]
+    expected = reference[f"mask_{frame_name}_{variant}"].astype(np.float32) / 65535.0
     ours = MediaPipeSelfieSegmenter(variant).segment(frame)
     full = mask_to_frame(ours, (frame.shape[1], frame.shape[0]))
     assert full.shape == expected.shape
+    # The masks are not trivial (a person and a background), so agreement means something.
+    assert expected.max() > 0.99 and expected.min() < 0.01
     assert np.abs(full - expected).max() < 1e-3
+
+
+def test_shipped_model_files_are_mediapipes():
+    """The files inside the package are byte for byte those of the mediapipe 0.10.21 wheel."""
+    for variant in VARIANTS.values():
+        info = registry.MODELS[f"selfie-{variant.name}"]
+        path = builtin_model_path(variant.filename)
+        assert path.stat().st_size == info.size
+        assert sha256_of(path) == info.sha256
 
 
 def test_bgr_input_gives_the_same_mask(astronaut_rgb, general_segmenter):

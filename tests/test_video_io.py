@@ -12,6 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -550,3 +551,25 @@ def test_atomic_path_commits_and_cleans_up(tmp_path):
     f.path.write_bytes(b"x")
     del f  # dropped without commit: the temporary file goes too
     assert no_temp_files(tmp_path) and not (tmp_path / "b.bin").exists()
+
+
+def test_rgb_frames_reach_the_encoder_as_swscale_would_convert_them(astronaut_rgb):
+    """OpenCV's RGB -> I420 (fast) gives the planes swscale gives (slow), colours unchanged."""
+    import av
+
+    from greenroom.sinks.video import video_frame
+
+    image = cv2.resize(astronaut_rgb, (640, 360))
+    ours = video_frame(image, "yuv420p")
+    assert ours.format.name == "yuv420p"
+    reference = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+    difference = np.abs(ours.to_ndarray().astype(int) - reference.to_ndarray())
+    luma, chroma = difference[:360], difference[360:]
+    assert luma.max() <= 1  # the same matrix and range
+    assert chroma.mean() < 1.0  # chroma is averaged a little differently at sharp edges
+    back = ours.to_ndarray(format="rgb24").astype(float)
+    psnr = 10 * np.log10(255**2 / np.mean((back - image) ** 2))
+    assert psnr > 35
+    # odd sizes and other pixel formats keep PyAV's own conversion
+    assert video_frame(image[:-1], "yuv444p").format.name == "rgb24"
+    assert video_frame(image, "yuva420p").format.name == "rgb24"

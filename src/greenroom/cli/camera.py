@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from pathlib import Path
 
 import click
 import cv2
-from click.core import ParameterSource
 
-from greenroom.cli.config import config_option
+from greenroom.cli.config import command_line_effect_wins, config_option
+from greenroom.cli.guard import Input, check_output, effect_inputs
+from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.compositing import parse_color
 from greenroom.errors import GreenroomError
 from greenroom.frames import FrameItem
+from greenroom.matte import MatteAdjust
 from greenroom.pipeline.controls import HELP, LiveControls, list_backgrounds
+from greenroom.pipeline.mirror import Mirror
 from greenroom.pipeline.recording import RecordingSink
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.pipeline.stream import Sink, StreamPipeline
@@ -26,8 +28,8 @@ from greenroom.sinks.virtualcam import VirtualCameraSink
 from greenroom.sinks.window import WindowSink
 from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
 from greenroom.sources.live_file import LiveFileSource
-
-EFFECT_OPTIONS = ("blur", "background", "color", "transparent", "mask")
+from greenroom.sources.microphone import MicrophoneFeed
+from greenroom.sources.video import AudioFeed
 
 
 class FrameLimit:
@@ -49,6 +51,17 @@ class FrameLimit:
 
     def close(self) -> None:
         self.sink.close()
+
+
+def recording_inputs(
+    source: str | None, backgrounds: list[Path], chosen: EffectArgs
+) -> list[Input]:
+    """Every file the camera command reads, none of which `--record` may replace."""
+    found = effect_inputs(chosen.background, chosen.model)
+    if source is not None and "://" not in source:
+        found.append(Input("source video", Path(source)))
+    found.extend(Input("background image", path) for path in backgrounds)
+    return found
 
 
 def open_camera(settings: CameraSettings) -> CameraSource:
@@ -73,9 +86,15 @@ def open_camera(settings: CameraSettings) -> CameraSource:
 @click.option("--loop", is_flag=True, help="With --source: start again at the end.")
 @click.option("--realtime/--no-realtime", default=True, show_default=True,
               help="With --source: release frames at their recorded pace, like a camera.")
-@click.option("--width", type=click.IntRange(16), default=1280, show_default=True)
-@click.option("--height", type=click.IntRange(16), default=720, show_default=True)
-@click.option("--fps", type=click.FloatRange(1, 240), default=30.0, show_default=True)
+@click.option("--width", type=click.IntRange(16), default=1280, show_default=True,
+              help="Frame width to ask the camera for, in pixels (it may pick the nearest it "
+              "supports).")
+@click.option("--height", type=click.IntRange(16), default=720, show_default=True,
+              help="Frame height to ask the camera for, in pixels.")
+@click.option("--fps", type=click.FloatRange(1, 240), default=30.0, show_default=True,
+              help="Frames per second to ask the camera for.")
+@click.option("--mirror/--no-mirror", default=False, show_default=True,
+              help="Flip the picture left to right, as a mirror shows you (x in the preview).")
 @click.option("--mjpg/--no-mjpg", default=True, show_default=True,
               help="Ask the camera for MJPG, which USB cameras need for 720p and above at 30 fps.")
 @click.option("--virtual-camera/--no-virtual-camera", "virtual_camera", default=None,
@@ -85,9 +104,13 @@ def open_camera(settings: CameraSettings) -> CameraSource:
 @click.option("--preview", is_flag=True, help=f"Show a preview window; {HELP}.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path),
               help="Also record the result to this file (.mp4, .mkv, .webm).")
+@click.option("--audio", "audio_device", metavar="DEVICE",
+              help="With --record: record this microphone (default, hw:1, alsa:NAME, "
+              "pulse:NAME, avfoundation::0, dshow:audio=NAME) instead of the source's sound.")
 @click.option("--backgrounds", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of background images to step through with n/p in the preview.")
 @effect_options
+@matte_options
 @click.option("--temporal/--no-temporal", default=True, show_default=True,
               help="Steady the mask over time with motion-aware smoothing (adds no delay).")
 @click.option("--skip-still/--no-skip-still", default=True, show_default=True,
@@ -105,13 +128,16 @@ def camera(
     width: int,
     height: int,
     fps: float,
+    mirror: bool,
     mjpg: bool,
     virtual_camera: bool | None,
     vcam_device: str | None,
     preview: bool,
     record: Path | None,
+    audio_device: str | None,
     backgrounds: Path | None,
     chosen: EffectArgs,
+    adjust: MatteAdjust,
     temporal: bool,
     skip_still: bool,
     show_stats: bool,
@@ -125,21 +151,19 @@ def camera(
     moment never builds up delay: the newest frame always wins. Ctrl-C stops cleanly, keeping the
     recording playable and printing a summary.
     """
-    # An effect named on the command line replaces the config file's, rather than clashing.
-    ctx = click.get_current_context()
-    if any(ctx.get_parameter_source(n) is ParameterSource.COMMANDLINE for n in EFFECT_OPTIONS):
-        chosen = dataclasses.replace(chosen, **{
-            name: getattr(EffectArgs, name)  # the option's default: not chosen
-            for name in EFFECT_OPTIONS
-            if ctx.get_parameter_source(name) is ParameterSource.DEFAULT_MAP
-        })
+    given = chosen  # every file named, on the command line or in the config file, is protected
+    chosen = command_line_effect_wins(chosen)
     effect = chosen.effect()
     if virtual_camera is None:
         virtual_camera = not (preview or record)
     if not (virtual_camera or preview or record):
         raise click.UsageError("nothing to send frames to: add --virtual-camera, --preview or "
                                "--record")
+    if audio_device and not record:
+        raise click.UsageError("--audio records a microphone into --record FILE; add --record")
     background_list = list_backgrounds(backgrounds)
+    if record is not None:
+        check_output(record, recording_inputs(source, background_list, given))
 
     frames: LiveFileSource | CameraSource
     if source is not None and "://" in source:  # a stream is a camera that OpenCV opens
@@ -148,26 +172,39 @@ def camera(
         frames = LiveFileSource(Path(source), loop=loop, realtime=realtime)
     else:
         frames = open_camera(CameraSettings(parse_device(device), width, height, fps, mjpg))
-    processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still)
+    processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still, adjust=adjust)
+    mirroring = Mirror(mirror)
     stats = PipelineStats()
     sinks: list[Sink] = []
+    microphone: MicrophoneFeed | None = None
     with processor, stop_on_signals() as stop:
         try:
             if record:
-                sinks.append(RecordingSink(record, frames.width, frames.height, frames.fps))
+                # A microphone if asked; else a file's own sound (OpenCV gives a stream or a
+                # camera none to keep).
+                audio: AudioFeed | None = None
+                if audio_device:
+                    audio = microphone = MicrophoneFeed(audio_device)
+                elif isinstance(frames, LiveFileSource):
+                    audio = frames.audio_feed()
+                sinks.append(RecordingSink(record, frames.width, frames.height, frames.fps,
+                                           audio=audio))
             if virtual_camera:
                 vcam = VirtualCameraSink(frames.width, frames.height, frames.fps, vcam_device)
                 click.echo(f"greenroom: sending to virtual camera {vcam.device}", err=True)
                 sinks.append(vcam)
             if preview:
                 controls = LiveControls(processor, background_list,
-                                        parse_color(chosen.color) if chosen.color else (0, 177, 64))
+                                        parse_color(chosen.color) if chosen.color else (0, 177, 64),
+                                        mirror=mirroring)
                 sinks.append(WindowSink(controls, stats, stop))
         except GreenroomError:
             for sink in sinks:
                 abort = getattr(sink, "abort", sink.close)
                 abort()
             frames.close()
+            if microphone is not None:
+                microphone.close()
             raise
 
         last_report = time.perf_counter()
@@ -182,8 +219,8 @@ def camera(
                 click.echo(f"greenroom: {current.summary()}", err=True)
 
         output = FrameLimit(TeeSink(sinks), max_frames)
-        pipeline = StreamPipeline(processor, frames, output, live=True, stats=stats,
-                                  stop=stop, on_output=after_each)
+        pipeline = StreamPipeline(processor, mirroring.frames(frames), output, live=True,
+                                  stats=stats, stop=stop, on_output=after_each)
         # A timer rather than a check per frame: --duration must end the run even while the
         # camera delivers nothing (a stalled device, a stream that went quiet).
         timer = threading.Timer(duration, stop.set) if duration else None
@@ -195,6 +232,8 @@ def camera(
         finally:
             if timer is not None:
                 timer.cancel()
+            if microphone is not None:
+                microphone.close()
         stats.frames_out = min(stats.frames_out, output.written)  # not the dropped extras
 
     click.echo(f"greenroom: {stats.summary()}", err=True)

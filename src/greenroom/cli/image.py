@@ -8,8 +8,14 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from greenroom.cli.config import command_line_effect_wins, config_option
+from greenroom.cli.guard import Input, check_output, effect_inputs
+from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.errors import GreenroomError, OutputError
+from greenroom.matte import MatteAdjust
+from greenroom.pipeline.stats import plural
+from greenroom.sinks.atomic import remove_stale_temps
 from greenroom.sinks.images import FORMATS, check_output_path, write_image
 from greenroom.sources.images import expand_inputs, read_image
 
@@ -30,14 +36,8 @@ def output_suffix(source: Path, channels: int, chosen: str | None) -> str:
     return suffix if suffix in FORMATS else ".png"
 
 
-def same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and a.samefile(b)
-    except OSError:
-        return False
-
-
 @click.command("image")
+@config_option
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -48,6 +48,7 @@ def same_file(a: Path, b: Path) -> bool:
     "The file ending picks the format: .png .jpg .webp .bmp .tif.",
 )
 @effect_options
+@matte_options
 @click.option(
     "--format",
     "fmt",
@@ -57,11 +58,14 @@ def same_file(a: Path, b: Path) -> bool:
 )
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
               help="JPEG/WebP quality.")
-@click.option("--force", is_flag=True, help="Allow an output to overwrite its own input.")
+@click.option("--force", is_flag=True,
+              help="Allow an output to overwrite its own input photo (never a background, "
+              "config or model file).")
 def image(
     inputs: tuple[Path, ...],
     output: Path,
     chosen: EffectArgs,
+    adjust: MatteAdjust,
     fmt: str | None,
     quality: int,
     force: bool,
@@ -73,11 +77,16 @@ def image(
     (in/00002.jpg -> out/00002.png with --mask). Files that fail are reported and skipped; the
     exit status is 1 if any failed.
     """
+    # Every file named, on the command line or in the config file, is protected.
+    others = effect_inputs(chosen.background, chosen.model)
+    chosen = command_line_effect_wins(chosen)
     effect = chosen.effect()
     single = (
         len(inputs) == 1 and not inputs[0].is_dir() and output.suffix.lower() in FORMATS
     )
     if single:
+        # Before the background is even opened: nothing is read or written on a clash.
+        check_output(output, [Input("input photo", inputs[0], forceable=True), *others], force)
         jobs = [(inputs[0], check_output_path(output, effect.channels))]
     else:
         if output.suffix.lower() in FORMATS and not output.is_dir():
@@ -97,9 +106,11 @@ def image(
         if not jobs:
             raise GreenroomError(f"{', '.join(map(str, inputs))}: no images found")
 
+    photos = [Input("input photo", source) for source, _ in jobs]
+    remove_stale_temps(output if not single else output.parent)
     failures = 0
     written: dict[Path, Path] = {}
-    with chosen.processor(effect) as processor:
+    with chosen.processor(effect, adjust=adjust) as processor:
         progress = tqdm(
             jobs,
             unit="image",
@@ -108,9 +119,11 @@ def image(
         )
         for source, target in progress:
             try:
-                if same_file(source, target) and not force:
-                    raise OutputError(target, "is the input file; refusing to overwrite it "
-                                      "(use --force to allow)")
+                # Any photo of the batch, not only this one: a.jpg -> out/a.png must not
+                # replace an input out/a.png processed before or after it.
+                own = Input("input photo", source, forceable=True)
+                check_output(target, [own, *(p for p in photos if p.path != source), *others],
+                             force)
                 if target.resolve() in written:
                     raise OutputError(target, f"already written from {written[target.resolve()]}"
                                       "; inputs with the same name need separate runs")
@@ -120,8 +133,14 @@ def image(
             except GreenroomError as exc:
                 failures += 1
                 progress.write(f"greenroom: error: {exc}", file=sys.stderr)
-    done = len(jobs) - failures
-    where = output if not single else jobs[0][1]
-    summary = f"greenroom: {done} of {len(jobs)} image{'s' * (len(jobs) != 1)} written to {where}"
-    click.echo(summary + (f", {failures} failed" if failures else ""), err=True)
+    click.echo(f"greenroom: {batch_summary(len(jobs), failures, output, single)}", err=True)
     return 1 if failures else 0
+
+
+def batch_summary(total: int, failures: int, output: Path, single: bool) -> str:
+    """'wrote out.jpg' for one photo; 'N of M images written to DIR, K failed' for a batch."""
+    if single:
+        return f"wrote {output}" if not failures else f"{output} not written"
+    done = total - failures
+    summary = f"{done} of {total} {plural(total, 'image')} written to {output}"
+    return summary + (f", {failures} failed" if failures else "")

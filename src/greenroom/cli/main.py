@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 
 import click
 
 from greenroom import __version__
-from greenroom.cli.camera import camera
-from greenroom.cli.demo import demo
-from greenroom.cli.eval import eval_command
-from greenroom.cli.image import image
-from greenroom.cli.models import models
-from greenroom.cli.serve import serve
-from greenroom.cli.video import video
 from greenroom.errors import GreenroomError
-from greenroom.pipeline.allocator import tune_allocator
+
+#: Command name -> (module, attribute, the short help `greenroom --help` shows). Each command's
+#: module is imported only when that command runs or shows its own help, so `greenroom --help`
+#: stays instant; tests/test_cli_main.py checks the short help against each command's own.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "batch": ("greenroom.cli.batch", "batch",
+              "Process many videos and photos: a mirrored output tree, a manifest, resume, all "
+              "cores."),
+    "camera": ("greenroom.cli.camera", "camera",
+               "Turn a camera into a virtual camera with a blurred or replaced background."),
+    "demo": ("greenroom.cli.demo", "demo",
+             "Blur, replace and remove the background of a sample photo (NASA's astronaut "
+             "portrait)."),
+    "eval": ("greenroom.cli.eval", "eval_command",
+             "Score person segmentation against ground-truth masks."),
+    "image": ("greenroom.cli.image", "image",
+              "Blur, replace or remove the background of photos."),
+    "models": ("greenroom.cli.models", "models",
+               "List, describe and download segmentation models (use them with --model NAME)."),
+    "serve": ("greenroom.cli.serve", "serve",
+              "Serve a web page that shows your camera with its background blurred or "
+              "replaced, live."),
+    "video": ("greenroom.cli.video", "video",
+              "Blur, replace or remove the background of a video file."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A click group that imports a command's module only when that command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[cmd_name]
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="greenroom")
 def cli() -> None:
     """Blur, replace or remove the background behind people in photos, videos and cameras.
@@ -29,20 +65,13 @@ def cli() -> None:
     """
 
 
-cli.add_command(camera)
-cli.add_command(demo)
-cli.add_command(eval_command)
-cli.add_command(image)
-cli.add_command(models)
-cli.add_command(serve)
-cli.add_command(video)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
     # Library modules report recoverable problems (audio left out, a decoder missing) through
     # logging; on the command line they are one-line warnings.
     logging.basicConfig(level=logging.WARNING, format="greenroom: warning: %(message)s")
+    from greenroom.pipeline.allocator import tune_allocator
+
     tune_allocator()  # frame-sized buffers are reused instead of page-faulted in every frame
     try:
         status = cli.main(args=argv, prog_name="greenroom", standalone_mode=False)

@@ -26,7 +26,7 @@ def _size(size: int) -> str:
 
 def _state(info: registry.ModelInfo, folder: Path | None) -> str:
     if info.builtin:
-        return "built-in" if registry.is_available(info) else "needs mediapipe"
+        return "built-in" if registry.is_available(info) else "missing: reinstall greenroom"
     return "cached" if registry.is_available(info, folder) else "not downloaded"
 
 
@@ -147,7 +147,7 @@ def download_command(names: tuple[str, ...], everything: bool, models_dir: Path 
     failed = 0
     for info in chosen:
         if info.builtin:
-            click.echo(f"{info.name}: ships with the mediapipe package, nothing to download")
+            click.echo(f"{info.name}: ships with greenroom, nothing to download")
             continue
         cached = registry.cached_path(info, models_dir)
         if cached is not None:

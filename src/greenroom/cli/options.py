@@ -67,9 +67,24 @@ def _set_providers(ctx: click.Context, param: click.Parameter, value: str | None
 def load_model(name: str, num_threads: int | None = None) -> Segmenter:
     """Load `--model` with this invocation's `--models-dir` and `--provider`."""
     meta = click.get_current_context().meta
-    return load_segmenter(
-        name, num_threads, models_dir=meta.get(_MODELS_DIR), providers=meta.get(_PROVIDERS)
-    )
+    try:
+        return load_segmenter(
+            name, num_threads, models_dir=meta.get(_MODELS_DIR), providers=meta.get(_PROVIDERS)
+        )
+    except GreenroomError:
+        raise
+    except (ValueError, RuntimeError) as exc:
+        # A runtime refusing a file (garbage or empty bytes named .tflite) raises its own
+        # errors from native code; the user needs one line naming the file.
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GreenroomError(f"{name}: not a model that can be loaded ({reason})") from None
+
+
+def model_location() -> tuple[str | None, tuple[str, ...] | None]:
+    """This invocation's `--models-dir` and `--provider`, as plain data for worker processes."""
+    meta = click.get_current_context().meta
+    providers = meta.get(_PROVIDERS)
+    return meta.get(_MODELS_DIR), (tuple(providers) if providers else None)
 
 
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -239,3 +254,20 @@ def effect_from_options(
         raise
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def encoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--crf, --preset and --temporal: how a video result is encoded and steadied."""
+    decorators = [
+        click.option("--crf", type=click.IntRange(0, 63), default=None,
+                     help="Quality: lower is better and larger (default 20 for H.264, 32 for "
+                     "VP9)."),
+        click.option("--preset", default="veryfast", show_default=True,
+                     help="x264 speed preset (ultrafast ... veryslow)."),
+        click.option("--temporal/--no-temporal", default=True, show_default=True,
+                     help="Steady the mask over time: motion-aware smoothing plus a one-frame "
+                     "look-ahead that removes single-frame flips."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command

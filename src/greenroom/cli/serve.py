@@ -7,6 +7,7 @@ import os
 import click
 
 from greenroom.errors import GreenroomError
+from greenroom.extras import require_extra
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -101,12 +102,11 @@ def serve(
     Open the address it prints, allow the camera and pick an effect. /room/NAME joins a room:
     everyone in it sees everyone else's processed video.
     """
-    try:
-        from greenroom.web import server
-        from greenroom.web.guard import is_loopback
-        from greenroom.web.limits import Limits
-    except ImportError as exc:  # aiortc/aiohttp missing from a partial install
-        raise GreenroomError(f"greenroom serve needs aiortc and aiohttp: {exc}") from None
+    require_extra("web", "greenroom serve")
+    from greenroom.web import server
+    from greenroom.web.guard import is_loopback
+    from greenroom.web.limits import Limits
+
     limits = Limits(
         sessions=max_sessions, per_address=max_per_address, video=parse_size(max_video)
     )

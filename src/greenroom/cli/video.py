@@ -8,16 +8,21 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.options import EffectArgs, effect_options
+from greenroom.cli.config import command_line_effect_wins, config_option
+from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
+from greenroom.cli.matte_options import matte_options
+from greenroom.cli.options import EffectArgs, effect_options, encoding_options
 from greenroom.cli.signals import stop_on_signals
 from greenroom.frames import FrameItem
-from greenroom.pipeline.stats import PipelineStats
+from greenroom.matte import MatteAdjust
+from greenroom.pipeline.stats import PipelineStats, plural
 from greenroom.pipeline.video import convert_video
-from greenroom.sinks.video import is_sequence_path
+from greenroom.sinks.video import is_sequence_path, sequence_layout
 from greenroom.sources.video import VideoInfo
 
 
 @click.command("video")
+@config_option
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -28,19 +33,15 @@ from greenroom.sources.video import VideoInfo
     "PNG sequence (a folder ending in / or a pattern such as out/%05d.png).",
 )
 @effect_options
-@click.option("--crf", type=click.IntRange(0, 63), default=None,
-              help="Quality: lower is better and larger (default 20 for H.264, 32 for VP9).")
-@click.option("--preset", default="veryfast", show_default=True,
-              help="x264 speed preset (ultrafast ... veryslow).")
-@click.option("--temporal/--no-temporal", default=True, show_default=True,
-              help="Steady the mask over time: motion-aware smoothing plus a one-frame look-ahead "
-              "that removes single-frame flips.")
+@matte_options
+@encoding_options
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Show a progress bar with frames/s and time left.")
 def video(
     input_path: Path,
     output: str,
     chosen: EffectArgs,
+    adjust: MatteAdjust,
     crf: int | None,
     preset: str,
     temporal: bool,
@@ -56,6 +57,13 @@ def video(
     webm = Path(output).suffix.lower() == ".webm"
     if chosen.transparent and not (is_sequence_path(output) or webm):
         raise click.UsageError("--transparent needs a .webm output or a PNG sequence (out/)")
+    # Every file named, on the command line or in the config file, is protected.
+    inputs = [Input("input video", input_path), *effect_inputs(chosen.background, chosen.model)]
+    chosen = command_line_effect_wins(chosen)
+    if is_sequence_path(output):
+        check_sequence(*sequence_layout(output), inputs)
+    else:
+        check_output(Path(output), inputs)
     effect = chosen.effect()
     bar: tqdm | None = None
 
@@ -69,23 +77,24 @@ def video(
         if bar is not None:
             bar.update(1)
 
-    processor = chosen.processor(effect, temporal=temporal)
+    processor = chosen.processor(effect, temporal=temporal, adjust=adjust)
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of
-            # an MP4 with AAC sound, write it without audio and say so (a logged warning).
+            # an MP4 with AAC sound, re-encode the sound to Opus and say so (a warning).
             result = convert_video(input_path, output, processor, crf=crf, preset=preset,
-                                   unsupported_audio="drop", stop=stop, lookahead=temporal,
+                                   unsupported_audio="transcode", stop=stop, lookahead=temporal,
                                    on_start=start, on_output=advance)
         finally:
             if bar is not None:
                 bar.close()
-    stats = result.stats
-    skipped = f", {result.skipped} unreadable packet(s) skipped" if result.skipped else ""
+    done = result.stats.summary(live=False)
+    if result.skipped:
+        done += f", {result.skipped} unreadable {plural(result.skipped, 'packet')} skipped"
     if result.output is None:  # stopped before the first frame: no file was created
-        click.echo(f"greenroom: {output} not written: {stats.summary()}{skipped}", err=True)
+        click.echo(f"greenroom: {output} not written: {done}", err=True)
     else:
-        click.echo(f"greenroom: wrote {result.output}: {stats.summary()}{skipped}", err=True)
+        click.echo(f"greenroom: wrote {result.output}: {done}", err=True)
     if stop.signalled:
         click.echo("greenroom: stopped early; the file holds what was processed", err=True)
         return 130

@@ -64,9 +64,10 @@ def clean_edge_colors(
     if halvings is None:
         halvings = max(2, levels_to(frame.shape[0], WORKING_HEIGHT))
     points = cv2.findNonZero(cv2.inRange(alpha, 0.02, 0.98))  # the band, in row-major order
-    if points is None:
+    if points is None or len(points) == 0:
         return frame
-    xs, ys = points[:, 0, 0], points[:, 0, 1]
+    points = points.reshape(-1, 2)  # OpenCV 4 gives (N, 1, 2), OpenCV 5 (N, 2)
+    xs, ys = points[:, 0], points[:, 1]
     small = halve(frame, halvings).astype(np.float32)
     small_alpha = halve(alpha, halvings)
     sigma = max(1.0, small.shape[0] / 120)

@@ -1,5 +1,6 @@
 """Matte refinement: from the model's coarse mask to a clean, stable, frame-sized alpha."""
 
+from greenroom.matte.adjust import MatteAdjust
 from greenroom.matte.guided import GuidedParams, GuidedRefiner
 from greenroom.matte.temporal import (
     LookaheadCorrector,
@@ -12,6 +13,7 @@ __all__ = [
     "GuidedParams",
     "GuidedRefiner",
     "LookaheadCorrector",
+    "MatteAdjust",
     "SceneCutDetector",
     "StillnessSkipper",
     "TemporalSmoother",

@@ -19,13 +19,24 @@ from greenroom.compositing import (
     Passthrough,
 )
 from greenroom.errors import InputError
+from greenroom.pipeline.mirror import Mirror
 from greenroom.pipeline.processor import Processor
 from greenroom.sources.images import IMAGE_SUFFIXES, read_image
 
-HELP = (
-    "keys: b blur, +/- blur strength, n/p next/previous background, c colour, o off, "
-    "m show mask, f stats overlay, q quit"
+#: Key -> what it does, in the order the help lists them (`h` in the preview, --help).
+KEYS = (
+    ("b", "blur"),
+    ("+/-", "blur strength"),
+    ("n/p", "next/previous background"),
+    ("c", "colour"),
+    ("o", "effect off"),
+    ("m", "show the mask"),
+    ("x", "mirror"),
+    ("f", "statistics"),
+    ("h", "this help"),
+    ("q", "quit"),
 )
+HELP = "keys: " + ", ".join(f"{key} {what}" for key, what in KEYS)
 
 
 def list_backgrounds(folder: Path | None) -> list[Path]:
@@ -47,8 +58,10 @@ class LiveControls:
         processor: Processor,
         backgrounds: list[Path] | None = None,
         color: tuple[int, int, int] = (0, 177, 64),
+        mirror: Mirror | None = None,
     ) -> None:
         self.processor = processor
+        self.mirror = mirror
         self.backgrounds = backgrounds or []
         self.color = color
         self.blur_strength = (
@@ -56,6 +69,7 @@ class LiveControls:
         )
         self.background_index = -1
         self.overlay = False
+        self.help = False  # the key list, shown over the picture until `h` is pressed again
         self._before_mask: Effect | None = None
         self._message = ""
         self._message_until = 0.0
@@ -117,4 +131,15 @@ class LiveControls:
                 self.message = ""
         elif char == "f":
             self.overlay = not self.overlay
+        elif char == "h":
+            self.help = not self.help
+        elif char == "x":
+            if self.mirror is None:
+                self.message = "mirroring is not available here"
+            else:
+                self.message = "mirror on" if self.mirror.toggle() else "mirror off"
         return True
+
+    def help_lines(self) -> list[str]:
+        """The hotkeys, one per line, for the window to draw while help is on."""
+        return [f"{key:>4}  {what}" for key, what in KEYS] if self.help else []

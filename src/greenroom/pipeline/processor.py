@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
-from greenroom.matte import GuidedRefiner, SceneCutDetector, StillnessSkipper, TemporalSmoother
+from greenroom.matte import (
+    GuidedRefiner,
+    MatteAdjust,
+    SceneCutDetector,
+    StillnessSkipper,
+    TemporalSmoother,
+)
 from greenroom.segmentation import Segmenter, load_segmenter, mask_to_frame
 from greenroom.segmentation.base import check_frame
 
@@ -30,7 +36,9 @@ class Processor:
       starting over), forget what was carried over from the previous frames: the smoothed
       mask, the reused mask, a recurrent model's state (`matte.SceneCutDetector`). Only
       checked when something is carried over.
-    Each accepts True/False or a configured instance.
+    Each accepts True/False or a configured instance. `adjust` (default none) is the user's
+    threshold, grow/shrink and feather, applied to the frame-sized matte last
+    (`matte.MatteAdjust`).
     """
 
     def __init__(
@@ -43,6 +51,7 @@ class Processor:
         temporal: bool | TemporalSmoother = False,
         skip_still: bool | StillnessSkipper = False,
         scene_cuts: bool | SceneCutDetector = True,
+        adjust: MatteAdjust | None = None,
     ) -> None:
         self.effect = effect if effect is not None else Blur()
         self.segmenter = (
@@ -62,6 +71,7 @@ class Processor:
             if carries_state
             else None
         )
+        self.adjust = adjust if adjust is not None and adjust.active else None
         self._last_mask: np.ndarray | None = None
         self._refined: tuple[np.ndarray, np.ndarray] | None = None  # (mask, its refined matte)
 
@@ -119,16 +129,21 @@ class Processor:
             self._refined = (small, alpha)
         return alpha
 
+    def final_matte(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """The frame-sized matte with the user's adjustments, what the effect receives."""
+        alpha = self.matte_from_mask(frame, small)
+        return alpha if self.adjust is None else self.adjust.apply(alpha)
+
     def composite(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The second half of the work: matte at frame size, then the effect.
 
         Split from `segment` so a streaming pipeline can run the two halves in separate threads.
         """
-        return self.effect.apply(frame, self.matte_from_mask(frame, small))
+        return self.effect.apply(frame, self.final_matte(frame, small))
 
     def matte(self, frame: np.ndarray) -> np.ndarray:
         """The person matte at the frame's size: float32 in [0, 1], 1 = person."""
-        return self.matte_from_mask(frame, self.segment(frame))
+        return self.final_matte(frame, self.segment(frame))
 
     def process(self, frame: np.ndarray) -> np.ndarray:
         """Apply the effect to one RGB frame."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from greenroom.frames import FrameItem
 from greenroom.sinks.video import VideoFileSink
-from greenroom.sources.video import VideoInfo
+from greenroom.sources.video import AudioFeed, VideoInfo
 
 #: Live frames are stamped in milliseconds: fine enough for any camera, and what Matroska stores.
 LIVE_TIME_BASE = Fraction(1, 1000)
@@ -38,10 +38,28 @@ class RecordingSink:
     Frames that carry a timeline of their own in milliseconds (`pts`, as a file played as the
     camera does) are stamped with it instead, so a file run faster than real time
     (`--no-realtime`) still records at its own pace.
+
+    `audio` is the source's sound on that same timeline (`LiveFileSource.audio_feed()`), or a
+    microphone (`MicrophoneFeed`, told when the first frame was captured); it is copied, or
+    re-encoded to Opus where the container needs it. With audio, the timeline is
+    kept as it is rather than started at the first frame written, so that a first frame
+    dropped by the live queues does not move the picture against the sound.
     """
 
-    def __init__(self, path: str | Path, width: int, height: int, fps: float, **options: object):
-        self.sink = VideoFileSink(path, live_info(width, height, fps), **options)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        fps: float,
+        audio: AudioFeed | None = None,
+        **options: object,
+    ):
+        self.sink = VideoFileSink(
+            path, live_info(width, height, fps), audio=audio,
+            unsupported_audio="transcode", **options,  # type: ignore[arg-type]
+        )
+        self._audio = audio
         self._t0: float | None = None
         self.path: Path | None = None
 
@@ -50,7 +68,11 @@ class RecordingSink:
         # Milliseconds either way: the media timeline when the frame has one, else the clock.
         now = float(item.pts) / 1000 if item.pts is not None else item.captured
         if self._t0 is None:
-            self._t0 = now
+            # A file's timeline starts at 0 already; keep it so its sound lines up.
+            self._t0 = 0.0 if item.pts is not None and self._audio is not None else now
+            start_at = getattr(self._audio, "start_at", None)
+            if start_at is not None:  # a microphone: its clock is the capture clock
+                start_at(item.captured - (now - self._t0))
         self.sink.write(item.output, round((now - self._t0) * 1000))
 
     def close(self) -> None:

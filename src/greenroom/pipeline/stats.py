@@ -17,6 +17,11 @@ import numpy as np
 WINDOW = 2000
 
 
+def plural(count: int, word: str) -> str:
+    """`word` as it goes with `count`: 1 frame, 2 frames, 0 frames."""
+    return word if count == 1 else word + "s"
+
+
 @dataclass
 class Series:
     """Running count/total of a duration series plus a window of recent values (seconds)."""
@@ -81,12 +86,23 @@ class PipelineStats:
     def total_dropped(self) -> int:
         return sum(self.dropped.values())
 
-    def summary(self) -> str:
-        """One line for the end of a run, e.g. for the CLI."""
+    def summary(self, live: bool = True) -> str:
+        """One line for the end of a run (or each second of a live one), for the CLI.
+
+        Every run says how many frames, how fast and how long. Only a live run (a camera)
+        adds dropped frames and capture-to-output latency: for a file, frames wait in queues
+        by design, nothing is dropped, and a latency would describe the queues, not the user's
+        experience; what matters there is the throughput.
+        """
+        line = (
+            f"{self.frames_out} {plural(self.frames_out, 'frame')} in {self.elapsed:.1f} s "
+            f"({self.fps:.1f} fps)"
+        )
+        if not live:
+            return line
         stages = ", ".join(f"{name} {series.mean_ms:.1f}" for name, series in self.stages.items())
         return (
-            f"{self.frames_out} frames in {self.elapsed:.1f} s ({self.fps:.1f} fps), "
-            f"{self.total_dropped} dropped; ms/frame: {stages}; latency median "
+            f"{line}, {self.total_dropped} dropped; ms/frame: {stages}; latency median "
             f"{self.latency.percentile_ms(50):.1f} ms, p95 {self.latency.percentile_ms(95):.1f} ms"
         )
 

@@ -11,14 +11,19 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from greenroom.frames import FrameItem
 from greenroom.matte import LookaheadCorrector
 from greenroom.pipeline.processor import Processor
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.pipeline.stream import StreamPipeline
-from greenroom.sinks.video import PngSequenceSink, VideoFileSink, is_sequence_path, open_video_sink
+from greenroom.sinks.video import (
+    AudioPolicy,
+    PngSequenceSink,
+    VideoFileSink,
+    is_sequence_path,
+    open_video_sink,
+)
 from greenroom.sources.video import VideoFileSource, VideoInfo
 
 
@@ -72,7 +77,7 @@ def convert_video(
     *,
     crf: int | None = None,
     preset: str = "veryfast",
-    unsupported_audio: Literal["error", "drop"] = "error",
+    unsupported_audio: AudioPolicy = "error",
     stop: threading.Event | None = None,
     lookahead: bool = True,
     on_start: Callable[[VideoInfo], None] | None = None,
@@ -80,8 +85,9 @@ def convert_video(
 ) -> ConvertResult:
     """Apply `processor` to every frame of a video file and write the result with its audio.
 
-    `unsupported_audio="drop"` leaves out (with a logged warning) audio the output container
-    cannot hold, such as AAC in WebM; the default refuses before any work is done.
+    `unsupported_audio="transcode"` re-encodes audio the output container cannot hold (AAC
+    in WebM) to Opus, `"drop"` leaves it out, both with a logged warning; the default refuses
+    before any work is done.
     `lookahead` corrects one-frame mask flips using the next frame (files can afford the
     frame of delay); temporal smoothing itself is the processor's (`Processor(temporal=True)`).
     """

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from greenroom.errors import GreenroomError
+from greenroom.extras import require_extra
 from greenroom.segmentation.base import ChannelOrder, check_frame
 from greenroom.segmentation.mediapipe_selfie import default_threads
 from greenroom.segmentation.native_log import quiet_native_info
@@ -65,6 +66,7 @@ def onnx_providers(providers: str | Sequence[str] | None) -> list[str]:
     A provider that was asked for but is not available in the installed onnxruntime is an
     error (one line saying what to install), never a silent fall back to the CPU.
     """
+    require_extra("onnx", "ONNX models", ("onnxruntime",))
     import onnxruntime
 
     wanted = normalize_providers(providers) or ["cpu"]
@@ -189,6 +191,7 @@ def onnx_session(
     providers: str | Sequence[str] | None = None,
 ) -> Any:
     """An ONNX Runtime session with quiet logging and our thread count."""
+    require_extra("onnx", f"the ONNX model {Path(path).name}", ("onnxruntime",))
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

@@ -1,17 +1,19 @@
 """MediaPipe's selfie segmentation models, run with LiteRT (ai-edge-litert).
 
-The two models (Apache-2.0) ship inside the `mediapipe==0.10.21` wheel, so the default model comes
-from PyPI and nothing is fetched at run time. We run them with ai-edge-litert rather than through
+The two model files (Apache-2.0, 250 KB each) ship inside greenroom's own package, in
+`segmentation/weights/` (their origin and sha256 in the NOTICE there), so the default model needs
+no download and no mediapipe install. We run them with ai-edge-litert rather than through
 MediaPipe's graph API: it is the same TFLite model and XNNPACK kernels, without MediaPipe's graph
 overhead, and it lets us control threads and reuse buffers. Preprocessing reproduces MediaPipe's
-`ImageToTensorCalculator` exactly (bilinear `warpPerspective` of the whole frame, values scaled to
-[0, 1]); `tests/test_segmentation.py` proves the mask matches MediaPipe's own
-`mediapipe.solutions.selfie_segmentation` output.
+`ImageToTensorCalculator` exactly (OpenCV 4's bilinear perspective warp of the whole frame, values
+scaled to [0, 1]), whatever OpenCV is installed; `tests/test_segmentation.py` proves the mask
+matches the output of mediapipe 0.10.21's `solutions.selfie_segmentation`, stored once by
+`tests/data/make_mediapipe_reference.py`.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.resources
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +25,10 @@ from greenroom.errors import GreenroomError
 from greenroom.segmentation.base import ChannelOrder, check_frame
 from greenroom.segmentation.native_log import quiet_native_info
 
-MEDIAPIPE_VERSION = "0.10.21"
-
 
 @dataclass(frozen=True)
 class SelfieVariant:
-    """One of MediaPipe's two selfie models: its file inside the wheel and its input size."""
+    """One of MediaPipe's two selfie models: its file in `weights/` and its input size."""
 
     name: str
     filename: str
@@ -42,25 +42,49 @@ VARIANTS: dict[str, SelfieVariant] = {
 }
 
 
-def mediapipe_model_path(filename: str) -> Path:
-    """Find a model file inside the installed mediapipe package without importing mediapipe.
-
-    Importing mediapipe pulls in its whole framework (and jax); we only need two files from it.
-    """
-    spec = importlib.util.find_spec("mediapipe")
-    if spec is None or not spec.submodule_search_locations:
+def builtin_model_path(filename: str) -> Path:
+    """The path of a model file shipped inside greenroom (`segmentation/weights/`)."""
+    path = Path(str(importlib.resources.files("greenroom.segmentation") / "weights" / filename))
+    if not path.is_file():
         raise GreenroomError(
-            "the default model needs the mediapipe package: "
-            f"pip install mediapipe=={MEDIAPIPE_VERSION}"
+            f"{filename} is missing from the installed greenroom package ({path.parent}); "
+            "reinstall greenroom"
         )
-    for root in spec.submodule_search_locations:
-        path = Path(root) / "modules" / "selfie_segmentation" / filename
-        if path.is_file():
-            return path
-    raise GreenroomError(
-        f"{filename} is not inside the installed mediapipe package; mediapipe {MEDIAPIPE_VERSION} "
-        f"is the newest release that ships it: pip install mediapipe=={MEDIAPIPE_VERSION}"
-    )
+    return path
+
+
+#: OpenCV 4's fixed-point sampling: positions in 1/32 pixel (`INTER_BITS` = 5).
+INTER_BITS = 5
+
+
+def perspective_maps(matrix: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """`cv2.remap` maps that sample exactly as OpenCV 4's `warpPerspective(matrix)` does.
+
+    MediaPipe 0.10.21 resizes its input with OpenCV 4's `warpPerspective`. OpenCV 5 samples
+    differently (pixels move by up to 3 grey levels, the selfie mask by up to 0.2), while
+    `remap` with fixed-point maps is the same in both: so we build the maps OpenCV 4 built
+    inside `warpPerspective` (inverse matrix by LU, source positions in double precision rounded
+    half-to-even to 1/32 pixel, the fraction as an index into the bilinear weight table) and let
+    `remap` sample. `cv2.resize` and `warpAffine` round differently again (mask edges move by up
+    to 0.13 for scales like 256/487).
+    """
+    width, height = size
+    inverse = cv2.invert(np.asarray(matrix, np.float64), flags=cv2.DECOMP_LU)[1]
+    x = np.arange(width, dtype=np.float64)[None, :]
+    y = np.arange(height, dtype=np.float64)[:, None]
+    w = inverse[2, 0] * x + (inverse[2, 1] * y + inverse[2, 2])
+    scale = np.divide(1 << INTER_BITS, w, out=np.zeros_like(w), where=w != 0)
+    limits = (float(np.iinfo(np.int32).min), float(np.iinfo(np.int32).max))
+    fixed = []
+    for row in (0, 1):
+        position = (inverse[row, 0] * x + (inverse[row, 1] * y + inverse[row, 2])) * scale
+        fixed.append(np.rint(np.clip(position, *limits)).astype(np.int64))
+    fx, fy = fixed
+    coarse = np.stack([fx >> INTER_BITS, fy >> INTER_BITS], axis=-1)
+    coarse = np.clip(coarse, -32768, 32767).astype(np.int16)
+    mask = (1 << INTER_BITS) - 1
+    fraction = ((fy & mask) << INTER_BITS) + (fx & mask)
+    return coarse, fraction.astype(np.uint16)
 
 
 def default_threads() -> int:
@@ -78,7 +102,7 @@ class MediaPipeSelfieSegmenter:
 
         self.variant = VARIANTS[variant]
         self.name = f"selfie-{variant}"
-        self.path = mediapipe_model_path(self.variant.filename)
+        self.path = builtin_model_path(self.variant.filename)
         with quiet_native_info():
             self._interpreter = Interpreter(
                 model_path=str(self.path), num_threads=num_threads or default_threads()
@@ -88,38 +112,33 @@ class MediaPipeSelfieSegmenter:
         self._output_index = self._interpreter.get_output_details()[0]["index"]
         # Reused every frame: the float input tensor is the only sizeable allocation.
         self._tensor = np.empty((1, self.variant.height, self.variant.width, 3), np.float32)
-        self._matrices: dict[tuple[int, int], np.ndarray] = {}
+        self._remaps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @property
     def input_size(self) -> tuple[int, int]:
         """(width, height) of the model input."""
         return self.variant.width, self.variant.height
 
-    def _matrix(self, width: int, height: int) -> np.ndarray:
-        """MediaPipe's frame-corners-to-tensor-corners projection, cached per frame size."""
-        matrix = self._matrices.get((width, height))
-        if matrix is None:
+    def _maps(self, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed-point sampling maps of MediaPipe's projection, cached per frame size."""
+        maps = self._remaps.get((width, height))
+        if maps is None:
             w, h = self.variant.width, self.variant.height
             corners = np.float32([[0, height], [0, 0], [width, 0], [width, height]])
             matrix = cv2.getPerspectiveTransform(
                 corners, np.float32([[0, h], [0, 0], [w, 0], [w, h]])
             )
-            self._matrices[(width, height)] = matrix
-        return matrix
+            maps = perspective_maps(matrix, (w, h))
+            self._remaps[(width, height)] = maps
+        return maps
 
     def segment(self, frame: np.ndarray, order: ChannelOrder = "rgb") -> np.ndarray:
         check_frame(frame)
         height, width = frame.shape[:2]
-        # Exactly MediaPipe's ImageToTensorCalculator: a perspective warp of the frame's corners.
-        # cv2.resize samples a shifted grid (mask values change by up to 0.8), and even
-        # warpAffine with the same matrix rounds its fixed-point sample positions differently
-        # for scales like 256/487, moving pixels by a grey level and mask edges by up to 0.13.
-        small = cv2.warpPerspective(
-            frame,
-            self._matrix(width, height),
-            self.input_size,
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
+        # Exactly MediaPipe's ImageToTensorCalculator: a perspective warp of the frame's corners,
+        # sampled as OpenCV 4's warpPerspective samples (see `perspective_maps`).
+        small = cv2.remap(
+            frame, *self._maps(width, height), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
         )
         if order == "bgr":
             small = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)

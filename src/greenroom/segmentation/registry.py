@@ -12,7 +12,8 @@ recurrent signature). Files live in one folder:
   is; otherwise it is downloaded (see `download.py`) the first time the model is loaded, or by
   `greenroom models download NAME`.
 
-`selfie-general` and `selfie-landscape` ship inside the mediapipe wheel and are never downloaded.
+`selfie-general` and `selfie-landscape` ship inside greenroom's own package and are never
+downloaded.
 Every spec below was checked against hand-labelled portraits (tests/test_models.py), except
 RVM's, of which no copy was at hand (its notes say so); the notes say what was found out on the
 way.
@@ -77,10 +78,10 @@ MODELS: dict[str, ModelInfo] = {
             filename="selfie_segmentation.tflite",
             size=249505,
             license="Apache-2.0",
-            source="mediapipe 0.10.21 wheel, mediapipe/modules/selfie_segmentation/",
+            source="ships with greenroom (from the mediapipe 0.10.21 wheel; see weights/NOTICE)",
             speed="fast",
-            notes="MediaPipe selfie segmentation, 256x256 input; ships with the mediapipe "
-            "package (no download). Preprocessing matches MediaPipe's own graph exactly.",
+            notes="MediaPipe selfie segmentation, 256x256 input; ships with greenroom (no "
+            "download). Preprocessing matches MediaPipe's own graph exactly.",
             sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
             builtin=True,
         ),
@@ -89,10 +90,10 @@ MODELS: dict[str, ModelInfo] = {
             filename="selfie_segmentation_landscape.tflite",
             size=250145,
             license="Apache-2.0",
-            source="mediapipe 0.10.21 wheel, mediapipe/modules/selfie_segmentation/",
+            source="ships with greenroom (from the mediapipe 0.10.21 wheel; see weights/NOTICE)",
             speed="fast",
             notes="MediaPipe selfie segmentation, 144x256 input for 16:9 video; ships with "
-            "the mediapipe package (no download).",
+            "greenroom (no download).",
             sha256="a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
             builtin=True,
         ),
@@ -134,7 +135,7 @@ MODELS: dict[str, ModelInfo] = {
             speed="fast",
             notes="ML Kit selfie segmentation, 256x256, output already a probability. Gives "
             "bit-identical output to selfie-general for the same input tensor: the same "
-            "network, so only useful where the mediapipe wheel is unavailable.",
+            "network, so it adds nothing to the built-in model.",
             spec=ModelSpec(256, 256, mean=_UNIT[0], std=_UNIT[1], decode="probability"),
             url=_BACKSCRUB + "selfiesegmentation_mlkit-256x256-2021_01_19-v1215.f16.tflite",
             sha256="8d13b7fae74af625c641226813616a2117bd6bca19eb3b75574621fc08557f27",
@@ -314,10 +315,10 @@ def cached_path(info: ModelInfo, directory: str | os.PathLike[str] | None = None
 def is_available(info: ModelInfo, directory: str | os.PathLike[str] | None = None) -> bool:
     """True when the model can be loaded without a download."""
     if info.builtin:
-        from greenroom.segmentation.mediapipe_selfie import mediapipe_model_path
+        from greenroom.segmentation.mediapipe_selfie import builtin_model_path
 
         try:
-            mediapipe_model_path(info.filename)
+            builtin_model_path(info.filename)
         except GreenroomError:
             return False
         return True
@@ -342,7 +343,7 @@ def ensure_model(
 ) -> Path:
     """The local path of a downloadable model, downloading and verifying it if needed."""
     if info.builtin or info.url is None or info.sha256 is None:
-        raise GreenroomError(f"{info.name} ships with the mediapipe package; nothing to download")
+        raise GreenroomError(f"{info.name} ships with greenroom; nothing to download")
     folder = models_dir(directory)
     path = cached_path(info, folder)
     if path is not None:

@@ -15,22 +15,29 @@ Two forms, for two shapes of code:
 * `AtomicFile(dest)`: for writers that open in one method and finish in another (a video sink
   opened in `__init__` and finalised in `close()`): call `commit()` or `discard()` yourself.
 
-The temporary name keeps the destination's extension at the end (`.result.png.tmp-k2x9.png`),
-because many writers (OpenCV, FFmpeg's format guessing) choose the format from it.
+The temporary name keeps the destination's extension at the end
+(`.result.png.tmp-4242-k2x9.png`), because many writers (OpenCV, FFmpeg's format guessing) choose
+the format from it, and carries the writer's process id: a run killed outright (SIGKILL, a power
+cut) cannot clean up after itself, so the next run writing the same destination removes the
+temporary files of processes that no longer exist, and logs that it did.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+import re
 import tempfile
 import weakref
 from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 
-__all__ = ["AtomicFile", "atomic_path", "current_umask", "describe_os_error"]
+__all__ = ["AtomicFile", "atomic_path", "current_umask", "describe_os_error", "remove_stale_temps"]
+
+log = logging.getLogger(__name__)
 
 
 def current_umask() -> int:
@@ -62,6 +69,46 @@ def describe_os_error(e: OSError) -> str:
     return (e.strerror or str(e)).strip().lower() or "input/output error"
 
 
+def temp_prefix(dest: Path, pid: int | None = None) -> str:
+    """`.NAME.tmp-PID-`: hidden, beside `dest`, and naming the process that writes it."""
+    return f".{dest.name}.tmp-{os.getpid() if pid is None else pid}-"
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal still exists)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+#: `.NAME.tmp-PID-RANDOM.EXT`, as `AtomicFile` names its temporary files.
+TEMP_NAME = re.compile(r"\..+\.tmp-(\d+)-[a-z0-9_]+(\.[^.]*)?")
+
+
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temporary files in `folder` whose writer process is gone; return them.
+
+    Called once per run for each output folder (not per file: a folder of ten thousand frames
+    is listed once), before writing starts; each removal is logged, so the user hears of it.
+    """
+    removed = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            match = TEMP_NAME.fullmatch(entry.name)
+            if match is None or pid_alive(int(match.group(1))):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+                log.warning("removed %s, left by an interrupted run (process %s)",
+                            entry.path, match.group(1))
+    return removed
+
+
 def _remove_quietly(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
@@ -85,7 +132,7 @@ class AtomicFile:
         # or not writable; re-raised with the destination as the file name, not the temp name.
         try:
             fd, tmp = tempfile.mkstemp(
-                dir=self.dest.parent, prefix=f".{self.dest.name}.tmp-", suffix=self.dest.suffix
+                dir=self.dest.parent, prefix=temp_prefix(self.dest), suffix=self.dest.suffix
             )
         except OSError as e:
             raise type(e)(e.errno, e.strerror, str(self.dest)) from e

@@ -25,7 +25,8 @@ What is kept, and how:
   time. Memory stays bounded by how far the reader runs ahead of the writer, plus the encoder's
   delay, whatever the length of the file. An audio codec the output container cannot hold
   (say AAC in WebM) is an `OutputError` at construction, before any work is done, unless
-  `unsupported_audio="drop"` is given, in which case that stream is left out with a warning.
+  `unsupported_audio="transcode"` (re-encoded to Opus, with a warning; `sinks.audio`) or
+  `"drop"` (left out, with a warning) is given.
 * **Atomicity.** The file is written under a temporary name beside the destination and renamed
   when complete (`greenroom.sinks.atomic`). An exception while writing removes the temporary
   file and leaves any existing destination untouched. Ctrl-C (KeyboardInterrupt, SystemExit)
@@ -64,7 +65,8 @@ import cv2
 import numpy as np
 
 from greenroom.errors import OutputError
-from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error
+from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error, remove_stale_temps
+from greenroom.sinks.audio import OpusTranscoder
 from greenroom.sources.video import AudioFeed, VideoInfo
 
 log = logging.getLogger(__name__)
@@ -78,6 +80,8 @@ __all__ = [
 ]
 
 Codec = Literal["h264", "vp9"]
+#: What to do with an audio codec the output container cannot hold.
+AudioPolicy = Literal["error", "drop", "transcode"]
 
 #: File ending -> (FFmpeg muxer, video codec family).
 FORMATS: dict[str, tuple[str, Codec]] = {
@@ -113,6 +117,22 @@ def _channels(image: np.ndarray) -> int:
 _NDARRAY_FORMAT = {1: "gray", 3: "rgb24", 4: "rgba"}
 
 
+def video_frame(image: np.ndarray, pix_fmt: str | None) -> av.VideoFrame:
+    """An encoder-ready frame for `image` (RGB, RGBA or gray uint8).
+
+    RGB bound for 4:2:0 is converted by OpenCV (about 2 ms per 720p frame) instead of by the
+    encoder's swscale (11 to 30 ms here), with the same BT.601 limited-range convention that
+    swscale applies to untagged RGB: planes differ by 0.13 levels on average (chroma is
+    averaged slightly differently), see tests/test_video_io.py.
+    """
+    channels = 1 if image.ndim == 2 else image.shape[2]
+    even = image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0
+    if channels == 3 and pix_fmt == "yuv420p" and even:
+        planes = cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420)
+        return av.VideoFrame.from_ndarray(planes, format="yuv420p")
+    return av.VideoFrame.from_ndarray(image, format=_NDARRAY_FORMAT[channels])
+
+
 class VideoFileSink:
     """Encode frames into a video file with the input's timing, rotation and audio.
 
@@ -133,7 +153,7 @@ class VideoFileSink:
         preset: str = "veryfast",
         options: Mapping[str, str] | None = None,
         faststart: bool = True,
-        unsupported_audio: Literal["error", "drop"] = "error",
+        unsupported_audio: AudioPolicy = "error",
     ) -> None:
         self.path = Path(path)
         self.info = info
@@ -152,6 +172,8 @@ class VideoFileSink:
         self._extra_options = dict(options or {})
         self._audio = audio
         self._audio_templates: list[av.audio.stream.AudioStream] = []
+        self._to_transcode: list[av.audio.stream.AudioStream] = []
+        self._transcoders: dict[int, OpusTranscoder] = {}  # input stream index -> encoder
         self._pending: deque[av.Packet] = deque()  # audio taken from the feed, not yet muxed
         self._audio_map: dict[int, av.stream.Stream] = {}  # input stream index -> output stream
         self._video: av.video.stream.VideoStream | None = None
@@ -166,6 +188,7 @@ class VideoFileSink:
 
         if _same_file(self.path, Path(info.path)):
             raise OutputError(self.path, "is the input file; choose another output name")
+        remove_stale_temps(self.path.parent)
         try:
             self._file = AtomicFile(self.path)
         except OSError as e:
@@ -209,11 +232,18 @@ class VideoFileSink:
         keep = []
         for stream in feed.streams:
             name = stream.codec_context.name if stream.codec_context is not None else None
+            if getattr(feed, "transcode", False) and name is not None and policy == "transcode":
+                self._to_transcode.append(stream)  # the feed asks for it (raw microphone PCM)
+                continue
             if name is not None and name in supported:
                 keep.append(stream)
                 continue
             what = f"audio codec {name or 'unknown'!r} cannot be stored in {self.path.suffix}"
-            if policy == "drop":
+            if policy == "transcode" and name is not None and "libopus" in av.codecs_available:
+                log.warning("%s: %s; transcoding it to Opus", self.path, what)
+                self._to_transcode.append(stream)
+                continue
+            if policy in ("drop", "transcode"):
                 log.warning("%s: %s; that audio stream is left out", self.path, what)
                 continue
             raise OutputError(self.path, f"{what}; write .mkv or .mov, or drop the audio")
@@ -273,6 +303,8 @@ class VideoFileSink:
             if template.language:
                 out.metadata["language"] = template.language
             self._audio_map[template.index] = out
+        for template in self._to_transcode:
+            self._transcoders[template.index] = OpusTranscoder(template, self._container)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -312,7 +344,7 @@ class VideoFileSink:
         self._last_pts = pts
         self._end_pts = pts + int(duration)
 
-        frame = av.VideoFrame.from_ndarray(image, format=_NDARRAY_FORMAT[channels])
+        frame = video_frame(image, self._video.pix_fmt if self._video is not None else None)
         frame.pts = pts
         frame.time_base = self.info.time_base
         # libx264/libvpx do not carry frame durations to their packets, but MP4 stores the
@@ -357,8 +389,11 @@ class VideoFileSink:
                 break
             pending.popleft()
             out = self._audio_map.get(packet.stream_index)
-            if out is None:  # a stream that was dropped
-                continue
+            if out is None:
+                transcoder = self._transcoders.get(packet.stream_index)
+                if transcoder is not None:
+                    transcoder.push(packet)
+                continue  # transcoded, or a stream that was dropped
             packet.stream = out
             mux(packet)
 
@@ -406,6 +441,8 @@ class VideoFileSink:
             # input). Stopped early: end the audio with the video instead of letting it run on.
             until = None if self._audio.finished else self._end_pts * self.info.time_base
             self._mux_audio(until)
+        for transcoder in self._transcoders.values():
+            transcoder.flush()
         self._container.close()
 
     def abort(self) -> None:
@@ -440,6 +477,12 @@ def is_sequence_path(path: str | PathLike[str]) -> bool:
     )
 
 
+def sequence_layout(path: str | PathLike[str]) -> tuple[Path, str]:
+    """(folder, printf pattern) of a PNG sequence path: `out/` -> (out, "%05d.png")."""
+    p = Path(os.fspath(path))
+    return (p.parent, p.name) if "%" in p.name else (p, "%05d.png")
+
+
 class PngSequenceSink:
     """Write frames as numbered PNG files (RGB, RGBA or gray), each one atomically.
 
@@ -459,11 +502,7 @@ class PngSequenceSink:
         compression: int = 1,
     ) -> None:
         text = os.fspath(path)
-        p = Path(text)
-        if "%" in p.name:
-            folder, pattern = p.parent, p.name
-        else:
-            folder, pattern = p, "%05d.png"
+        folder, pattern = sequence_layout(path)
         try:
             pattern % 0
         except (TypeError, ValueError) as e:
@@ -485,6 +524,7 @@ class PngSequenceSink:
             raise OutputError(folder, f"cannot create folder: {describe_os_error(e)}") from e
         if not os.access(folder, os.W_OK | os.X_OK):
             raise OutputError(folder, "cannot write here: permission denied")
+        remove_stale_temps(folder)
 
     def write(self, image: np.ndarray, pts: int | None = None) -> None:
         """Write the next numbered PNG. `pts` is ignored (PNG has no timestamps)."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from greenroom.errors import OutputError
+from greenroom.extras import require_extra
 from greenroom.frames import FrameItem
 from greenroom.sinks.frames import to_rgb
 
@@ -38,10 +39,9 @@ class VirtualCameraSink:
         camera_factory: Callable[..., Any] | None = None,
     ) -> None:
         if camera_factory is None:
-            try:
-                import pyvirtualcam
-            except ImportError:
-                raise OutputError("virtual camera", "pyvirtualcam is not installed") from None
+            require_extra("camera", "the virtual camera", ("pyvirtualcam",))
+            import pyvirtualcam
+
             camera_factory = pyvirtualcam.Camera
             pixel_format = pyvirtualcam.PixelFormat.RGB
         else:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import cv2
 
 from greenroom.errors import InputError
 from greenroom.frames import FrameItem
+from greenroom.sources.images import MAX_PIXELS
 
 Opener = Callable[..., Any]
 
@@ -52,6 +54,18 @@ def no_camera_hint(device: int | str) -> str:
     return "cannot be opened; check that it is connected and not used by another program"
 
 
+@contextmanager
+def quiet_opencv_log() -> Iterator[None]:
+    """Only OpenCV's errors reach stderr meanwhile (it warns about every backend it tries)."""
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        logging.setLogLevel(level)
+
+
 class CameraSource:
     """Iterate RGB frames from a camera as `FrameItem`s, reopening it if it drops out."""
 
@@ -67,10 +81,15 @@ class CameraSource:
         self.width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or 0.0) or (settings.fps or 30.0)
+        if self.width * self.height > MAX_PIXELS:  # the same limit as photos and files
+            self._capture.release()
+            raise InputError(describe(device), f"frames are too large: {self.width}x"
+                             f"{self.height} pixels (limit {MAX_PIXELS:,})")
 
     def _open(self) -> Any:
         s = self.settings
-        capture = self._opener(s.device)
+        with quiet_opencv_log():  # its warnings repeat what no_camera_hint says in one line
+            capture = self._opener(s.device)
         if not capture.isOpened():
             capture.release()
             raise InputError(describe(s.device), no_camera_hint(s.device))

@@ -23,11 +23,46 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 MAX_PIXELS = 100_000_000
 
 
-def pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """A PIL image in any mode -> HxWx3 uint8 RGB array (alpha is dropped, palettes expanded)."""
+def pil_to_rgb(image: Image.Image, name: str | Path | None = None) -> np.ndarray:
+    """A PIL image in any mode -> HxWx3 uint8 RGB array (alpha is dropped, palettes expanded).
+
+    Deep grayscale (16-bit PNG, 32-bit integer or float TIFF) is scaled to 8 bits, because
+    Pillow's own `convert("RGB")` clips those values at 255 rather than scaling them: a 16-bit
+    photo came out washed out and a float one black.
+    """
+    if image.mode.startswith("I") or image.mode == "F":
+        gray = deep_gray_to_uint8(np.asarray(image), image.mode, str(name or image_name(image)))
+        return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
     if image.mode != "RGB":
         image = image.convert("RGB")
     return np.asarray(image, dtype=np.uint8).copy()
+
+
+def image_name(image: Image.Image) -> str:
+    """The file an image came from, for error messages ("image" for one made in memory)."""
+    return str(getattr(image, "filename", "") or "image")
+
+
+def deep_gray_to_uint8(values: np.ndarray, mode: str, name: str) -> np.ndarray:
+    """Scale 16-bit, 32-bit integer or float gray pixels to uint8, or refuse them in one line.
+
+    16-bit modes span 0..65535. A 32-bit integer image is taken as 16-bit if its values fit
+    (what 16-bit files decode to in some Pillow versions). A float image must hold 0..1, the
+    convention of every tool that writes them; other ranges have no meaning we could guess.
+    """
+    if mode.startswith("I;16") or mode == "I" and values.min() >= 0 and values.max() <= 65535:
+        scaled = values.astype(np.float32) * np.float32(255 / 65535)
+    elif mode == "F" and np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1:
+        scaled = values.astype(np.float32) * np.float32(255)
+    else:
+        kind = "floating-point" if mode == "F" else "32-bit integer"
+        finite = values[np.isfinite(values)]
+        span = f"from {finite.min():g} to {finite.max():g}" if finite.size else "not numbers"
+        if finite.size < values.size:
+            span += " (some not finite)" if finite.size else ""
+        raise InputError(name, f"{kind} pixels {span} cannot be shown as a picture "
+                         "(expected 0..1 for floats, 0..65535 for integers)")
+    return (scaled + np.float32(0.5)).astype(np.uint8)
 
 
 def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
@@ -58,7 +93,7 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
                     )
                 image.load()
                 image = ImageOps.exif_transpose(image)
-                return pil_to_rgb(image)
+                return pil_to_rgb(image, path)
     except InputError:
         raise
     except Image.DecompressionBombError:

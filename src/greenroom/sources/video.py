@@ -27,6 +27,7 @@ from __future__ import annotations
 import gc
 import logging
 import struct
+import warnings
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,8 +38,10 @@ from pathlib import Path
 import av
 import av.error
 import numpy as np
+from PIL import Image
 
 from greenroom.errors import InputError
+from greenroom.sources.images import MAX_PIXELS
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +260,12 @@ class VideoFileSource:
             raise VideoError(self.path, "is a folder, not a video file")
         if self.path.is_file() and self.path.stat().st_size == 0:
             raise VideoError(self.path, "is empty (0 bytes)")
+        # FFmpeg's probe already decodes a still picture (800 MB for a 16000x16000 PNG), so a
+        # picture's declared size is read from its header first, which Pillow does cheaply.
+        size = declared_picture_size(self.path)
+        if size is not None and size[0] * size[1] > MAX_PIXELS:
+            what = f"{size[0]}x{size[1]} pixels" if size[0] else "more pixels than Pillow allows"
+            raise VideoError(self.path, f"frames are too large: {what} (limit {MAX_PIXELS:,})")
 
     def _setup(self) -> None:
         container = self._container
@@ -270,6 +279,7 @@ class VideoFileSource:
                 "has no video stream" + (" (it contains only audio)" if has_audio else ""),
             )
         self._stream = stream = videos[0]
+        self._check_size(stream)
         self._audio_streams = tuple(container.streams.audio)
         self._decoder = self._open_decoder(stream)
 
@@ -296,6 +306,21 @@ class VideoFileSource:
             )
         self._first = first
         self.info = self._make_info(first)
+
+    def _check_size(self, stream: av.video.stream.VideoStream) -> None:
+        """Refuse a frame size over the photos' pixel limit before decoding a single frame.
+
+        A PNG declaring 16000x16000 opens as a one-frame "video"; decoding it took 4.7 GB and
+        28 s a frame. The size the container declares is known before any decoding.
+        """
+        context = stream.codec_context
+        width = int(getattr(context, "width", 0) or 0) if context is not None else 0
+        height = int(getattr(context, "height", 0) or 0) if context is not None else 0
+        if width * height > MAX_PIXELS:
+            raise VideoError(
+                self.path,
+                f"frames are too large: {width}x{height} pixels (limit {MAX_PIXELS:,})",
+            )
 
     def _open_decoder(self, stream: av.video.stream.VideoStream) -> av.CodecContext:
         """The decoder for `stream`: FFmpeg's default, except VP8/VP9 with alpha.
@@ -506,6 +531,11 @@ class VideoFileSource:
     # -- lifetime ---------------------------------------------------------------------------
 
     @property
+    def start_time(self) -> float:
+        """Presentation time of the first frame, in seconds (where audio is to line up)."""
+        return self._first.time
+
+    @property
     def frames_read(self) -> int:
         """Frames decoded so far (including the first, read when the file was opened)."""
         return self._frames_out
@@ -527,6 +557,22 @@ class VideoFileSource:
 
     def __repr__(self) -> str:
         return f"VideoFileSource({str(self.path)!r})"
+
+
+def declared_picture_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from a still picture's header, or None if the file is not one.
+
+    (0, more than `MAX_PIXELS`) for a picture too large for Pillow even to open.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return image.size
+    except Image.DecompressionBombError:
+        return (0, MAX_PIXELS + 1)  # over any limit; Pillow does not say the size
+    except Exception:  # not a picture Pillow knows: a video, left to FFmpeg
+        return None
 
 
 def _is_cover_art(stream: av.stream.Stream) -> bool:

@@ -1,0 +1,130 @@
+"""`greenroom batch`: folders of videos and photos, on all cores or a Ray cluster."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from greenroom.cli.config import config_option
+from greenroom.cli.matte_options import matte_options
+from greenroom.cli.options import (
+    EffectArgs,
+    effect_options,
+    encoding_options,
+    load_model,
+    model_location,
+)
+from greenroom.jobs import storage
+from greenroom.jobs.batch import run_batch
+from greenroom.jobs.manifest import Record
+from greenroom.jobs.settings import JobSettings
+from greenroom.matte import MatteAdjust
+
+
+def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
+    """The CLI's choices as plain data for the workers, with the background made absolute."""
+    background = chosen.background
+    if background is not None and not storage.is_url(background):
+        background = str(Path(background).expanduser().resolve())
+    models_dir, providers = model_location()
+    return JobSettings(
+        blur=chosen.blur, background=background, color=chosen.color,
+        light_wrap=chosen.light_wrap, transparent=chosen.transparent, mask=chosen.mask,
+        model=chosen.model, refine=chosen.refine, threads=chosen.threads,
+        models_dir=str(Path(models_dir).resolve()) if models_dir else None,
+        providers=providers, **encoding,  # type: ignore[arg-type]
+    )
+
+
+@click.command("batch")
+@config_option
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", required=True,
+              help="Output folder (or fsspec URL such as s3://bucket/out/): the input tree is "
+              "mirrored under it.")
+@effect_options
+@matte_options
+@encoding_options
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp", "tif", "bmp"]),
+              help="Format of photo results (default: PNG for --mask and --transparent, else "
+              "the input's).")
+@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+              help="JPEG/WebP quality of photo results.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: one per core, as memory allows; each with "
+              "--threads inference threads, default cores / workers).")
+@click.option("--ray", "ray_address", metavar="auto|ADDRESS", default=None,
+              help="Run on a Ray cluster instead of local workers: 'auto' joins the cluster "
+              "this machine belongs to. Needs greenroom[cluster].")
+@click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="The JSONL manifest (default: greenroom-batch.jsonl in the output folder).")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Show one progress bar over all files.")
+def batch(
+    inputs: tuple[str, ...],
+    output: str,
+    chosen: EffectArgs,
+    adjust: MatteAdjust,
+    crf: int | None,
+    preset: str,
+    temporal: bool,
+    fmt: str | None,
+    quality: int,
+    workers: int | None,
+    ray_address: str | None,
+    manifest_path: Path | None,
+    progress: bool,
+) -> int:
+    """Process many videos and photos: a mirrored output tree, a manifest, resume, all cores.
+
+    INPUTS are files, folders (searched recursively for videos and photos) and glob patterns.
+    Each result goes to the same place under -o as its input under the folder named. A rerun
+    skips files whose result is complete and whose input and settings are unchanged, so a batch
+    stopped by Ctrl-C or a crash finishes by running it again. A file that fails is recorded in
+    the manifest and the batch goes on; the exit status is 1 if any file failed.
+    """
+    if storage.is_url(output) and manifest_path is None:
+        raise click.UsageError("an output URL needs --manifest PATH (a local file)")
+    chosen.effect()  # a bad background or colour fails now, not in every worker
+    if ray_address is None:
+        load_model(chosen.model).close()  # downloads a registry model once, before the workers
+    settings = job_settings(
+        chosen, adjust=adjust if adjust.active else None, crf=crf, preset=preset,
+        temporal=temporal, image_format=fmt, image_quality=quality,
+    )
+    bar: tqdm | None = None
+
+    def start(count: int) -> None:
+        nonlocal bar
+        if progress and count:
+            bar = tqdm(total=count, unit="file", file=sys.stderr, dynamic_ncols=True,
+                       disable=None)
+
+    frames = 0
+
+    def finished(record: Record) -> None:
+        nonlocal frames
+        frames += record.frames
+        if record.status != "done":
+            line = f"greenroom: error: {record.error}"
+            bar.write(line, file=sys.stderr) if bar is not None else click.echo(line, err=True)
+        if bar is not None:
+            elapsed = bar.format_dict.get("elapsed") or 0
+            bar.set_postfix_str(f"{frames / elapsed:.1f} frames/s" if elapsed else "")
+            bar.update(1)
+
+    try:
+        summary = run_batch(
+            inputs, output, settings, workers=workers, threads=chosen.threads,
+            ray_address=ray_address, manifest_path=manifest_path, on_start=start,
+            on_record=finished,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    where = manifest_path or Path(output) / "greenroom-batch.jsonl"
+    click.echo(f"greenroom: batch: {summary.line()}; manifest {where}", err=True)
+    return 1 if summary.failed else 0

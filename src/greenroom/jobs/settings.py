@@ -1,0 +1,66 @@
+"""What a batch applies to every file: plain data, so it can travel to worker processes and nodes.
+
+A worker rebuilds the effect and the model from these settings (see `filework.py`); nothing
+that holds native handles (a model session, an open background clip) crosses a process boundary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from greenroom.matte.adjust import MatteAdjust
+
+#: Settings that change how fast a file is made, never what is made: left out of the
+#: fingerprint, so a rerun with another layout still skips finished files.
+NOT_IN_FINGERPRINT = frozenset({"threads", "providers"})
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """Effect, model and encoder settings for every file of a batch."""
+
+    blur: float | None = None
+    background: str | None = None  # an absolute path (or URL) every worker can read
+    color: str | None = None
+    light_wrap: float = 0.0
+    transparent: bool = False
+    mask: bool = False
+    model: str = "auto"
+    refine: bool = True
+    adjust: MatteAdjust | None = None  # threshold, expand/shrink, feather
+    threads: int | None = None  # inference threads per worker
+    models_dir: str | None = None
+    providers: tuple[str, ...] | None = None
+    crf: int | None = None
+    preset: str = "veryfast"
+    temporal: bool = True
+    image_format: str | None = None  # png, jpg, ...: else the input's (PNG for alpha/mattes)
+    image_quality: int = 95
+
+    def fingerprint(self) -> str:
+        """A short hash of what decides the output bytes: a changed setting redoes every file."""
+        data = {k: v for k, v in asdict(self).items() if k not in NOT_IN_FINGERPRINT}
+        text = json.dumps(data, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_threads(self, threads: int) -> JobSettings:
+        return replace(self, threads=threads)
+
+    def effect_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `greenroom.api.make_effect`."""
+        return {
+            "blur": self.blur,
+            "background": self.background,
+            "color": self.color,
+            "transparent": self.transparent,
+            "mask": self.mask,
+            "light_wrap": self.light_wrap,
+        }
+
+    @property
+    def channels(self) -> int:
+        """Channels of the results: 1 for mattes, 4 for cut-outs, 3 otherwise."""
+        return 1 if self.mask else 4 if self.transparent else 3
