@@ -37,6 +37,7 @@ from greenroom.compositing import Effect  # noqa: E402
 from greenroom.pipeline import Processor  # noqa: E402
 from greenroom.samples import astronaut  # noqa: E402
 from greenroom.web import create_app  # noqa: E402
+from greenroom.web.limits import Limits  # noqa: E402
 from greenroom.web.server import SERVER_KEY, WebServer  # noqa: E402
 from greenroom.web.signalling import BadRequest, parse_control, parse_effect  # noqa: E402
 from greenroom.web.tracks import to_video_frame  # noqa: E402
@@ -98,6 +99,15 @@ class Client:
         await self.pc.setRemoteDescription(
             RTCSessionDescription(sdp=self.answer["sdp"], type=self.answer["type"])
         )
+
+    @property
+    def session_url(self) -> str:
+        return f"/api/session/{self.answer['session']}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        """Headers carrying this client's secret session token."""
+        return {"Authorization": f"Bearer {self.answer['token']}"}
 
     async def open_channel(self) -> None:
         for _ in range(200):
@@ -202,7 +212,8 @@ def test_bad_requests_get_json_errors_and_the_server_keeps_working() -> None:
                 ("/api/session/nope/background", "data", png(4, 4), 404),
             ]
             for path, kind, body, status in cases:
-                options = {"json": body} if kind == "json" else {"data": body}
+                json_type = {"Content-Type": "application/json"}
+                options = {"json": body} if kind == "json" else {"data": body, "headers": json_type}
                 async with http.post(base + path, **options) as response:
                     assert response.status == status, (body, await response.text())
                     answer = await response.json()
@@ -256,11 +267,14 @@ def bomb_png(side: int) -> bytes:
 
 def test_uploads_are_checked_and_applied() -> None:
     async def main() -> None:
-        async with serving() as (base, server), aiohttp.ClientSession() as http:
+        async with (
+            serving(limits=Limits(upload_interval=0)) as (base, server),
+            aiohttp.ClientSession() as http,
+        ):
             client = Client(astronaut())
             try:
                 await client.connect(http, base, effect={"effect": "blur"})
-                url = f"{base}/api/session/{client.answer['session']}/background"
+                url = f"{base}{client.session_url}/background"
                 bomb = bomb_png(20_000)
                 assert len(bomb) < 200_000
                 bad = [
@@ -272,15 +286,17 @@ def test_uploads_are_checked_and_applied() -> None:
                     (png(8001, 2), 413),
                     (b"\0" * (10 * 1024 * 1024 + 1), 413),
                 ]
+                headers = {**client.auth, "Content-Type": "image/png"}
                 for body, status in bad:
-                    async with http.post(url, data=body) as response:
+                    async with http.post(url, data=body, headers=headers) as response:
                         assert response.status == status, (body[:20], await response.text())
                         assert "error" in await response.json()
                 session = server.sessions[client.answer["session"]]
                 assert session.upload is None
                 red = io.BytesIO()
                 Image.new("RGB", (3000, 2000), (255, 0, 0)).save(red, format="JPEG")
-                async with http.post(url, data=red.getvalue()) as response:
+                headers["Content-Type"] = "image/jpeg"
+                async with http.post(url, data=red.getvalue(), headers=headers) as response:
                     assert response.status == 200, await response.text()
                     answer = await response.json()
                 assert max(answer["width"], answer["height"]) <= 1920
@@ -346,8 +362,9 @@ def test_connect_disconnect_cycles_leak_nothing() -> None:
             await client.close()  # a clean close ...
         else:
             # ... or the page just going away: the beacon, then the connection drops
-            async with http.post(f"{base}/api/session/{client.answer['session']}/close"):
-                pass
+            close = f"{base}{client.session_url}/close"
+            async with http.post(close, json={}, headers=client.auth) as response:
+                assert response.status == 200
             await client.close()
         await wait_for(lambda: not server.sessions and server.pending == 0)
 

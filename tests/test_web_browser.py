@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 CHROMIUM = "/usr/bin/chromium"
 if not os.access(CHROMIUM, os.X_OK):
@@ -29,6 +30,7 @@ from aiohttp import web  # noqa: E402
 
 from greenroom.samples import astronaut  # noqa: E402
 from greenroom.web import create_app  # noqa: E402
+from greenroom.web.limits import Limits  # noqa: E402
 from greenroom.web.server import SERVER_KEY  # noqa: E402
 
 #: Regions as fractions of the frame (the photo is 512x512): the face and the top-right corner.
@@ -76,8 +78,8 @@ def is_green(rgb: list[float]) -> bool:
     return rgb[1] > 180 and rgb[0] < 80 and rgb[2] < 80
 
 
-async def serve() -> tuple[web.AppRunner, str]:
-    app = create_app()
+async def serve(**options: object) -> tuple[web.AppRunner, str]:
+    app = create_app(**options)  # type: ignore[arg-type]
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -213,6 +215,39 @@ def test_two_pages_in_a_room_see_each_other(tmp_path: Path) -> None:
                     assert len(server.rooms["browser-test"].members) == 1
                     assert await first.locator(peer).count() == 0
                     await wait_for_green(first, "#self")
+                finally:
+                    await browser.close()
+        finally:
+            await runner.cleanup()
+
+    asyncio.run(main())
+
+
+def test_page_uploads_with_its_token_and_says_when_the_server_is_full(tmp_path: Path) -> None:
+    """The page's own requests carry its session token; a full server is one line on the page."""
+
+    async def main() -> None:
+        runner, base = await serve(limits=Limits(sessions=1))
+        try:
+            async with playwright_api.async_playwright() as playwright:
+                browser = await open_browser(playwright, tmp_path)
+                try:
+                    first, second = await browser.new_page(), await browser.new_page()
+                    await start_green(first, base + "/")
+                    await wait_for_green(first, "#self")
+                    picture = tmp_path / "red.png"
+                    Image.new("RGB", (320, 200), (255, 0, 0)).save(picture)
+                    await first.set_input_files("#upload", str(picture))
+                    server = runner.app[SERVER_KEY]
+                    (session,) = server.sessions.values()
+                    deadline = time.monotonic() + 10
+                    while session.upload is None and time.monotonic() < deadline:
+                        await asyncio.sleep(0.1)
+                    assert session.upload is not None, await first.text_content("#message")
+                    await start_green(second, base + "/")
+                    text = "() => document.querySelector('#message').textContent"
+                    await poll(second, text, "try again later")
+                    assert "\n" not in await second.evaluate(text)
                 finally:
                     await browser.close()
         finally:

@@ -34,22 +34,43 @@ MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 64 << 20
 
 
+def _glibc_function(name: str) -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    """glibc's function `name`, or None on another C library."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return None
+    path = ctypes.util.find_library("c")
+    if path is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(path), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def tune_allocator() -> bool:
     """Raise glibc's mmap and trim thresholds for this process; True if they were set."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc_function("mallopt")
+    if mallopt is None:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
+
+
+def release_memory() -> bool:
+    """Return all free heap memory to the kernel now (glibc's `malloc_trim`); True if any was.
+
+    The raised thresholds keep freed frame buffers for the next frame; when a long-running
+    process stops a stream for good (a web session closes), this hands them back. It walks every
+    malloc arena, so it belongs in a worker thread, not in a loop that must stay responsive.
+    """
+    trim = _glibc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return bool(trim(0))

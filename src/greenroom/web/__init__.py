@@ -7,7 +7,9 @@ WebRTC signalling; aiortc receives each browser's camera, greenroom processes it
 
 Modules: `server` (the aiohttp app and routes), `tracks` (the processing and slot tracks),
 `rooms` (participants, rooms and their relays), `signalling` (validation of everything a client
-sends), `uploads` (checked decoding of uploaded backgrounds).
+sends), `uploads` (checked decoding of uploaded backgrounds), `guard` (Host, Origin and content
+type checks, security headers), `limits` (places, lifetimes and sizes), `ice` (media on
+loopback for a loopback server).
 """
 
 from greenroom.web.server import DEFAULT_HOST, DEFAULT_PORT, create_app, run

@@ -1,10 +1,14 @@
 """Participants and rooms.
 
 A `Session` is one browser (or Python client): its peer connection, its processed video, its
-receive slots and its control channel. A `Room` joins sessions: one `MediaRelay` per room fans
-each participant's processed track out to its own self view and to a slot of every other
-participant (the server relays, peers never connect to each other). A participant who leaves
-or reloads empties the slots showing them; the others carry on untouched.
+receive slots and its control channel. It has two random names: `id`, public, which the other
+members of its room see, and `token`, a secret that only its own page receives and that alone
+authorises changes to it (an id that peers learn must never be a capability). A `Room` joins
+sessions: one `MediaRelay` per room fans each participant's processed track out to its own self
+view and to a slot of every other participant (the server relays, peers never connect to each
+other). A participant who leaves or reloads empties the slots showing them; the others carry on
+untouched. A place in a room is reserved before negotiation starts, so simultaneous offers can
+never fill a room beyond its capacity or end up in different `Room` objects of the same name.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,8 +43,22 @@ class RoomFull(Exception):
 class Session:
     """One connected client."""
 
-    def __init__(self, pc: RTCPeerConnection, room: Room, name: str = "") -> None:
+    def __init__(
+        self, pc: RTCPeerConnection, room: Room, name: str = "", address: str = ""
+    ) -> None:
+        #: Public: shown to the other members of the room.
         self.id = secrets.token_urlsafe(12)
+        #: Secret: handed to this session's own page only; required to change or close it.
+        self.token = secrets.token_urlsafe(24)
+        #: The client's network address (limits are counted per address).
+        self.address = address
+        #: When the offer arrived (monotonic); a session that never connects is dropped.
+        self.created = time.monotonic()
+        #: Whether the peer connection has ever reached "connected".
+        self.connected = False
+        #: When the last background upload was accepted (monotonic), for the rate limit.
+        self.last_upload = -float("inf")
+        self.uploading = False
         self.pc = pc
         self.room = room
         self.name = name or f"guest-{self.id[:4]}"
@@ -54,6 +73,10 @@ class Session:
         self._closing: asyncio.Future[None] | None = None
         self._stats_task: asyncio.Task[None] | None = None
         self.on_closed: Callable[[Session], None] | None = None
+
+    def authorises(self, token: str | None) -> bool:
+        """Whether `token` is this session's secret (compared in constant time)."""
+        return token is not None and secrets.compare_digest(token, self.token)
 
     # -- media -----------------------------------------------------------------------------
 
@@ -141,17 +164,29 @@ class Room:
         self.capacity = capacity if name is not None else 1
         self.relay = MediaRelay()
         self.members: dict[str, Session] = {}
+        #: Places promised to offers still negotiating.
+        self.reserved = 0
 
     def __len__(self) -> int:
         return len(self.members)
 
+    @property
+    def empty(self) -> bool:
+        return not self.members and not self.reserved
+
     def reserve(self) -> None:
-        if len(self.members) >= self.capacity:
+        """Promise a place to an offer before it negotiates (no await between check and take)."""
+        if len(self.members) + self.reserved >= self.capacity:
             raise RoomFull(f"room {self.name} is full ({self.capacity} participants)")
+        self.reserved += 1
+
+    def release(self) -> None:
+        """Give back a reservation whose offer failed."""
+        self.reserved = max(0, self.reserved - 1)
 
     def join(self, session: Session) -> None:
-        """Show the newcomer to everyone with a free slot, and everyone to the newcomer."""
-        self.reserve()
+        """Take the reserved place; show the newcomer to everyone, and everyone to the newcomer."""
+        self.release()
         self.members[session.id] = session
         for other in self.members.values():
             if other is session:

@@ -1,16 +1,26 @@
 """The aiohttp application: the page, WebRTC signalling over HTTP, uploads.
 
-Routes:
+Routes (every request must name a host this server serves, and a browser request must come from
+this server's own page: see `guard`):
     GET  /                        the page (a private session)
     GET  /room/NAME               the page, joining room NAME
     GET  /static/FILE             the page's script and style
     GET  /gallery/ID.jpg          a built-in background picture
     GET  /api/config              models, effects, gallery, limits, ICE servers
-    GET  /api/health              counts of sessions and rooms
+    GET  /api/health              counts of sessions, rooms and negotiations (no names)
     POST /api/offer               {"sdp", "type": "offer", "room"?, "name"?, "model"?, "effect"?}
-                                  -> {"sdp", "type": "answer", "session", "slots"}
-    POST /api/session/ID/background   raw image bytes (<= 10 MB, <= 8000x8000) -> applied
-    POST /api/session/ID/close        leave now (the page sends it when unloaded)
+                                  (application/json)
+                                  -> {"sdp", "type": "answer", "session", "token", "slots"}
+    POST /api/session/ID/background   image bytes (image/* or application/octet-stream; <= 10 MB,
+                                      8000 a side, 40 megapixels) -> applied
+    POST /api/session/ID/close        {} (application/json): leave now (sent when the page unloads)
+
+ID is the session's public id (room members see each other's); the two session routes also need
+`Authorization: Bearer TOKEN`, the secret that only the offer's answer carries. Places are taken
+before negotiation and limited globally and per client address (`limits`); an answered offer that
+does not connect within `Limits.connect_timeout`, or a session that stops sending video for
+`Limits.idle_timeout`, is dropped. Uploads are decoded in their own low-priority thread, never in
+the media workers.
 
 Every error is a JSON object `{"error": "..."}` with a 4xx/5xx status. Effect and model changes
 travel on the WebRTC data channel as JSON (see `signalling.parse_control`), and the server
@@ -21,10 +31,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import io
 import logging
 import os
 import ssl
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
@@ -45,9 +57,20 @@ from greenroom.compositing import (
     Transparent,
 )
 from greenroom.errors import InputError
+from greenroom.pipeline.allocator import release_memory
 from greenroom.pipeline.processor import Processor
 from greenroom.samples import rocket
 from greenroom.segmentation import load_segmenter, registry
+from greenroom.web import ice
+from greenroom.web.guard import (
+    LOOPBACK_NAMES,
+    add_security_headers,
+    guard,
+    is_loopback,
+    require_type,
+    served_hosts,
+)
+from greenroom.web.limits import Admission, Limits
 from greenroom.web.rooms import Room, RoomFull, Session
 from greenroom.web.signalling import (
     EFFECTS,
@@ -60,7 +83,13 @@ from greenroom.web.signalling import (
     parse_offer,
 )
 from greenroom.web.tracks import ProcessedTrack, SlotTrack
-from greenroom.web.uploads import MAX_SIDE, MAX_UPLOAD_BYTES, decode_upload
+from greenroom.web.uploads import (
+    MAX_PIXELS,
+    MAX_SIDE,
+    MAX_UPLOAD_BYTES,
+    Decoder,
+    decode_upload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +103,8 @@ def available_models(models_dir: str | os.PathLike[str] | None = None) -> tuple[
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-#: Most sessions served at once (each runs a model on the CPU).
-MAX_SESSIONS = 16
+#: Seconds between a session closing and its memory being handed back.
+RELEASE_DELAY = 1.0
 #: Seconds allowed for applying an offer and gathering candidates.
 NEGOTIATION_TIMEOUT = 15.0
 
@@ -83,14 +112,6 @@ STATIC_TYPES = {
     "index.html": "text/html",
     "app.js": "text/javascript",
     "style.css": "text/css",
-}
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
-    ),
 }
 
 
@@ -131,11 +152,20 @@ class WebServer:
         processor_factory: Callable[[Effect, str], Processor] | None = None,
         models: Sequence[str] | None = None,
         models_dir: str | os.PathLike[str] | None = None,
+        limits: Limits | None = None,
+        loopback_media: bool = True,
     ) -> None:
+        self.limits = limits or Limits()
+        self.admission = Admission(self.limits)
+        #: Gather media (ICE) candidates on loopback only: the server listens on loopback.
+        self.loopback_media = loopback_media
         self.ice_servers = [parse_ice_server(url) for url in ice_servers]
         self.ice_urls = list(ice_servers)
         self.workers = workers or max(2, min(4, os.cpu_count() or 2))
         self.executor: ThreadPoolExecutor | None = None
+        self.decoder: Decoder | None = None
+        self.uploads_queued = 0
+        self.releasing = False
         self.processor_factory = processor_factory or (
             lambda effect, model: Processor(
                 effect, model=load_segmenter(model, models_dir=models_dir), temporal=True
@@ -163,11 +193,30 @@ class WebServer:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def session(self, request: web.Request) -> Session:
+    def authorised(self, request: web.Request) -> Session:
+        """The session named in the path, if the request carries its secret token."""
         session = self.sessions.get(request.match_info["id"])
         if session is None or session.closed:
             raise BadRequest("no such session", status=404)
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not session.authorises(token.strip()):
+            raise BadRequest(
+                "this needs the session's own token (Authorization: Bearer TOKEN)", status=403
+            )
         return session
+
+    def room(self, name: str | None) -> Room:
+        """The room called `name`, registered at once so simultaneous offers share it."""
+        if name is None:
+            return Room(None)
+        room = self.rooms.get(name)
+        if room is None:
+            room = self.rooms[name] = Room(name)
+        return room
+
+    def drop_if_empty(self, room: Room) -> None:
+        if room.name is not None and room.empty and self.rooms.get(room.name) is room:
+            del self.rooms[room.name]
 
     def build_effect(self, spec: EffectSpec, session: Session | None) -> Effect:
         if spec.kind == "blur":
@@ -189,10 +238,59 @@ class WebServer:
         return Passthrough()
 
     def _forget(self, session: Session) -> None:
+        """A session closed: give back its place, its room if empty, and its memory."""
         self.sessions.pop(session.id, None)
-        room = session.room
-        if room.name is not None and not room.members and self.rooms.get(room.name) is room:
-            del self.rooms[room.name]
+        self.admission.give_back(session.address)
+        self.drop_if_empty(session.room)
+        self.spawn(self.release_memory())
+
+    async def release_memory(self) -> None:
+        """Hand closed sessions' frame buffers back to the system (glibc would keep them).
+
+        After a moment, since a closed session's codecs and relay tasks finish after it; one
+        release at a time covers every session closed meanwhile.
+        """
+        if self.releasing:
+            return
+        self.releasing = True
+        try:
+            await asyncio.sleep(RELEASE_DELAY)
+            if not self.sessions and not self.pending:
+                gc.collect()  # aiortc's objects hold reference cycles
+            await asyncio.get_running_loop().run_in_executor(None, release_memory)
+        finally:
+            self.releasing = False
+
+    # -- lifetimes ------------------------------------------------------------------------------
+
+    def expired(self, session: Session, now: float) -> str | None:
+        """Why `session` should be dropped now, if it should."""
+        if not session.connected:
+            if now - session.created > self.limits.connect_timeout:
+                return f"did not connect within {self.limits.connect_timeout:g} s"
+            return None
+        last = session.processed.last_arrival if session.processed else session.created
+        if now - max(last, session.created) > self.limits.idle_timeout:
+            return f"no video for {self.limits.idle_timeout:g} s"
+        return None
+
+    async def expire(self) -> None:
+        """Drop offers that never connect and sessions that stopped sending video."""
+        step = max(0.05, min(1.0, self.limits.connect_timeout / 4, self.limits.idle_timeout / 4))
+        while True:
+            await asyncio.sleep(step)
+            self.sweep(time.monotonic())
+
+    def sweep(self, now: float) -> None:
+        """One round of `expire` (its own frame, so no session outlives it in a local)."""
+        for session in list(self.sessions.values()):
+            reason = self.expired(session, now)
+            if reason is not None and not session.closed:
+                log.info("dropping session %s: %s", session.id, reason)
+                self.spawn(session.close())
+
+    async def startup(self, app: web.Application) -> None:
+        self.spawn(self.expire())
 
     # -- control channel ------------------------------------------------------------------------
 
@@ -223,17 +321,13 @@ class WebServer:
     async def page(self, request: web.Request) -> web.Response:
         if "name" in request.match_info:
             check_room(request.match_info["name"])
-        return web.Response(
-            body=self.static["index.html"], content_type="text/html", headers=SECURITY_HEADERS
-        )
+        return web.Response(body=self.static["index.html"], content_type="text/html")
 
     async def static_file(self, request: web.Request) -> web.Response:
         name = request.match_info["file"]
         if name not in self.static or name == "index.html":
             raise web.HTTPNotFound()
-        return web.Response(
-            body=self.static[name], content_type=STATIC_TYPES[name], headers=SECURITY_HEADERS
-        )
+        return web.Response(body=self.static[name], content_type=STATIC_TYPES[name])
 
     async def gallery_file(self, request: web.Request) -> web.Response:
         entry = self.gallery.get(request.match_info["id"])
@@ -252,40 +346,47 @@ class WebServer:
                 ],
                 "iceServers": [{"urls": url} for url in self.ice_urls],
                 "maxSlots": MAX_SLOTS,
-                "limits": {"uploadBytes": MAX_UPLOAD_BYTES, "uploadSide": MAX_SIDE},
+                "limits": {
+                    "uploadBytes": MAX_UPLOAD_BYTES,
+                    "uploadSide": MAX_SIDE,
+                    "uploadPixels": MAX_PIXELS,
+                },
             }
         )
 
     async def health(self, request: web.Request) -> web.Response:
+        """Counts only: a room's name is what keeps it private, so names are never listed."""
         return web.json_response(
-            {
-                "sessions": len(self.sessions),
-                "rooms": {name: len(room) for name, room in self.rooms.items()},
-            }
+            {"sessions": len(self.sessions), "rooms": len(self.rooms), "negotiating": self.pending}
         )
 
     async def offer(self, request: web.Request) -> web.Response:
+        require_type(request, "application/json")
         offer = parse_offer(await read_body(request, MAX_BODY), self.models)
-        if len(self.sessions) + self.pending >= MAX_SESSIONS:
-            raise BadRequest("the server is busy (too many sessions)", status=503)
-        if offer.room is not None:
-            room = self.rooms.get(offer.room) or Room(offer.room)
-        else:
-            room = Room(None)
+        effect = self.build_effect(offer.effect, None)
+        address = request.remote or ""
+        self.admission.take(address)
+        room = self.room(offer.room)
         try:
             room.reserve()
         except RoomFull as exc:
+            self.admission.give_back(address)
+            self.drop_if_empty(room)
             raise BadRequest(str(exc), status=409) from None
-        effect = self.build_effect(offer.effect, None)
 
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
-        session = Session(pc, room, offer.name)
+        session = Session(pc, room, offer.name, address)
+        session.on_closed = self._forget  # gives back the place, whatever happens next
         self.pending += 1
         try:
-            answer = await asyncio.wait_for(
-                self._negotiate(session, offer.sdp, effect, offer.model), NEGOTIATION_TIMEOUT
-            )
+            with ice.loopback_media(self.loopback_media):
+                answer = await asyncio.wait_for(
+                    self._negotiate(session, offer.sdp, effect, offer.model), NEGOTIATION_TIMEOUT
+                )
+            if session.closed:
+                raise BadRequest("the connection closed during negotiation")
         except BaseException as exc:
+            room.release()
             await session.close()
             if isinstance(exc, BadRequest):
                 raise
@@ -297,15 +398,8 @@ class WebServer:
         finally:
             self.pending -= 1
         session.effect_spec = offer.effect
-        session.on_closed = self._forget
         self.sessions[session.id] = session
-        if room.name is not None:
-            self.rooms[room.name] = room
-        try:
-            room.join(session)
-        except RoomFull as exc:  # filled up while we negotiated
-            await session.close()
-            raise BadRequest(str(exc), status=409) from None
+        room.join(session)
         if pc.connectionState in ("failed", "closed"):
             self.spawn(session.close())
         return web.json_response(
@@ -313,6 +407,7 @@ class WebServer:
                 "sdp": answer.sdp,
                 "type": answer.type,
                 "session": session.id,
+                "token": session.token,
                 "name": session.name,
                 "room": room.name,
                 "slots": [slot.mid for slot in session.slots],
@@ -326,6 +421,8 @@ class WebServer:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
+            if pc.connectionState == "connected":
+                session.connected = True
             if pc.connectionState in ("failed", "closed"):
                 self.spawn(session.close())
 
@@ -352,6 +449,7 @@ class WebServer:
             effect,
             model,
             processor_factory=self.processor_factory,
+            max_size=self.limits.video,
         )
         session.publish(processed)
         pc.addTrack(session.self_view)
@@ -369,16 +467,35 @@ class WebServer:
         return self.executor
 
     async def upload(self, request: web.Request) -> web.Response:
-        session = self.session(request)
-        data = await read_body(request, MAX_UPLOAD_BYTES)
-        loop = asyncio.get_running_loop()
-        try:
-            image = await loop.run_in_executor(
-                self.executor or self._start_executor(), decode_upload, data
+        session = self.authorised(request)
+        require_type(request, "image/*", "application/octet-stream")
+        since = time.monotonic() - session.last_upload
+        refusal = None
+        if session.uploading or since < self.limits.upload_interval:
+            refusal = BadRequest(
+                f"one background per {self.limits.upload_interval:g} s, please", status=429
             )
+        elif self.uploads_queued >= self.limits.uploads_queued:
+            refusal = BadRequest("busy decoding other backgrounds: try again later", status=503)
+        if refusal is not None:
+            # Answered only after the interval: a client uploading in a loop gets one refusal
+            # per interval, not hundreds a second, and waiting costs the server nothing.
+            await asyncio.sleep(self.limits.upload_interval)
+            raise refusal
+        if self.decoder is None:
+            self.decoder = Decoder()
+        session.uploading = True
+        self.uploads_queued += 1
+        try:
+            data = await read_body(request, MAX_UPLOAD_BYTES)
+            image = await self.decoder.run(decode_upload, data)
         except InputError as exc:
             status = 413 if "too large" in exc.problem else 415
             raise BadRequest(exc.problem, status=status) from None
+        finally:
+            session.uploading = False
+            session.last_upload = time.monotonic()
+            self.uploads_queued -= 1
         if session.closed:
             raise BadRequest("no such session", status=404)
         session.upload = image
@@ -389,9 +506,9 @@ class WebServer:
         return web.json_response({"ok": True, "width": image.shape[1], "height": image.shape[0]})
 
     async def leave(self, request: web.Request) -> web.Response:
-        session = self.sessions.get(request.match_info["id"])
-        if session is not None:
-            await session.close()
+        require_type(request, "application/json")
+        if request.match_info["id"] in self.sessions:  # gone already: nothing to do
+            await self.authorised(request).close()
         return web.json_response({"ok": True})
 
     async def shutdown(self, app: web.Application) -> None:
@@ -401,9 +518,13 @@ class WebServer:
         await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def cleanup(self, app: web.Application) -> None:
+        loop = asyncio.get_running_loop()
+        if self.decoder is not None:
+            decoder, self.decoder = self.decoder, None
+            await loop.run_in_executor(None, decoder.shutdown)
         if self.executor is not None:
             executor, self.executor = self.executor, None
-            await asyncio.get_running_loop().run_in_executor(None, executor.shutdown)
+            await loop.run_in_executor(None, executor.shutdown)
 
 
 def key_frame_request(sender: Any) -> Callable[[], None]:
@@ -440,7 +561,12 @@ async def errors_as_json(request: web.Request, handler: Any) -> web.StreamRespon
     try:
         return await handler(request)
     except BadRequest as exc:
-        return json_error(exc.status, exc.message)
+        response = json_error(exc.status, exc.message)
+        if not request.content.is_eof():
+            # Refused before its body was read (a rate limit, a bad token): close rather than
+            # read and discard up to 10 MB, so hammering with refused uploads costs next to nothing.
+            response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -460,11 +586,30 @@ def create_app(
     workers: int | None = None,
     processor_factory: Callable[[Effect, str], Processor] | None = None,
     models_dir: str | os.PathLike[str] | None = None,
+    *,
+    limits: Limits | None = None,
+    hosts: Iterable[str] = LOOPBACK_NAMES,
+    loopback_media: bool = True,
 ) -> web.Application:
-    """The aiohttp application; `app[SERVER_KEY]` is its `WebServer`."""
-    server = WebServer(ice_servers, workers, processor_factory, models_dir=models_dir)
-    app = web.Application(middlewares=[errors_as_json], client_max_size=MAX_UPLOAD_BYTES + 1)
+    """The aiohttp application; `app[SERVER_KEY]` is its `WebServer`.
+
+    `hosts`: the host names the server answers to (see `guard.served_hosts`); `loopback_media`:
+    media on loopback addresses only, for a server that listens on loopback.
+    """
+    server = WebServer(
+        ice_servers,
+        workers,
+        processor_factory,
+        models_dir=models_dir,
+        limits=limits,
+        loopback_media=loopback_media,
+    )
+    app = web.Application(
+        middlewares=[errors_as_json, guard(hosts)], client_max_size=MAX_UPLOAD_BYTES + 1
+    )
     app[SERVER_KEY] = server
+    app.on_response_prepare.append(add_security_headers)
+    app.on_startup.append(server.startup)
     app.router.add_get("/", server.page)
     app.router.add_get("/room/{name}", server.page)
     app.router.add_get("/static/{file}", server.static_file)
@@ -494,8 +639,16 @@ def run(
     ssl_context: ssl.SSLContext | None = None,
     print_: Callable[[str], None] = print,
     models_dir: str | os.PathLike[str] | None = None,
+    allowed_hosts: Iterable[str] = (),
+    limits: Limits | None = None,
 ) -> None:
-    """Serve until Ctrl-C."""
-    app = create_app(ice_servers, models_dir=models_dir)
+    """Serve until Ctrl-C; `print_` is called once listening (a busy port raises OSError)."""
+    app = create_app(
+        ice_servers,
+        models_dir=models_dir,
+        limits=limits,
+        hosts=served_hosts(host, allowed_hosts),
+        loopback_media=is_loopback(host),
+    )
     with contextlib.suppress(KeyboardInterrupt):
         web.run_app(app, host=host, port=port, ssl_context=ssl_context, print=print_)

@@ -4,7 +4,9 @@
 live camera: a pump task reads the incoming track all the time and keeps only the newest frame;
 `recv()` takes that frame, runs greenroom's `Processor` on it in a worker thread (so the event loop
 never blocks), and returns the result. A frame that arrives while the previous one is still being
-processed replaces any frame still waiting, so a slow moment costs frames, never latency.
+processed replaces any frame still waiting, so a slow moment costs frames, never latency. A
+frame larger than `max_size` is scaled down in the same conversion that makes it RGB: a 4K
+camera would otherwise cost a quarter of a second and a gigabyte a session.
 
 `SlotTrack` is one receive slot of a participant: the video of whoever sits in the slot, or
 nothing while it is empty. It never ends on its own, so its RTP sender survives people coming and
@@ -30,6 +32,7 @@ from av import VideoFrame
 from greenroom.compositing import Effect
 from greenroom.pipeline.processor import Processor
 from greenroom.pipeline.stats import Series
+from greenroom.web.limits import fit
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +97,12 @@ class ProcessedTrack(MediaStreamTrack):
         effect: Effect,
         model: str = "auto",
         processor_factory: Callable[[Effect, str], Processor] | None = None,
+        max_size: tuple[int, int] = (1280, 720),
     ) -> None:
         super().__init__()
         self.source = source
+        #: Largest frame processed (long side, short side in either order); larger is scaled down.
+        self.max_size = max_size
         self.executor = executor
         #: The effect for the next frames; swapped by the control channel, read by the worker.
         self.effect = effect
@@ -122,6 +128,8 @@ class ProcessedTrack(MediaStreamTrack):
         self.latency = Series()
         self.width = 0
         self.height = 0
+        #: When the last camera frame arrived (monotonic): a silent session is dropped.
+        self.last_arrival = time.monotonic()
         #: The last processing error, if any (reported to the page).
         self.error: str | None = None
         self._pump_task: asyncio.Task[None] | None = asyncio.ensure_future(self._pump())
@@ -131,7 +139,7 @@ class ProcessedTrack(MediaStreamTrack):
         try:
             while True:
                 frame = await self.source.recv()
-                now = time.monotonic()
+                now = self.last_arrival = time.monotonic()
                 self.frames_in += 1
                 self.in_rate.tick(now)
                 if self._latest is not None:
@@ -155,7 +163,13 @@ class ProcessedTrack(MediaStreamTrack):
             self._processor = self._factory(self.effect, model)
             self._loaded_model = model
         self._processor.effect = self.effect
-        rgb = frame.to_ndarray(format="rgb24")
+        width, height = fit(frame.width, frame.height, self.max_size)
+        if (width, height) == (frame.width, frame.height):
+            rgb = frame.to_ndarray(format="rgb24")
+        else:
+            rgb = frame.to_ndarray(
+                format="rgb24", width=width, height=height, interpolation="AREA"
+            )
         out = to_video_frame(self._processor.process(rgb))
         return out, time.perf_counter() - started
 

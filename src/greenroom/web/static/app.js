@@ -7,7 +7,7 @@ const ROOM = (location.pathname.match(/^\/room\/([A-Za-z0-9_-]{1,64})\/?$/) || [
 const SLOTS = 5; // receive slots offered in a room: up to 5 other participants
 
 const state = {
-  config: null, pc: null, channel: null, camera: null, session: null,
+  config: null, pc: null, channel: null, camera: null, session: null, token: null,
   selfMid: null, slots: {}, image: "rocket", stats: {}, server: {}, pingSent: 0,
 };
 window.greenroom = state;
@@ -158,6 +158,7 @@ async function start() {
     const answer = await response.json();
     if (!response.ok) throw new Error(answer.error || response.statusText);
     state.session = answer.session;
+    state.token = answer.token; // the secret that alone may change or close this session
     await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
     $("start").disabled = true;
     $("stop").disabled = false;
@@ -168,11 +169,23 @@ async function start() {
   }
 }
 
+// Requests about our own session carry its secret token. keepalive: still sent while unloading.
+function sessionPost(what, body, type) {
+  return fetch(`/api/session/${state.session}/${what}`, {
+    method: "POST", body, keepalive: what === "close",
+    headers: { "Content-Type": type, Authorization: `Bearer ${state.token}` },
+  });
+}
+
+function leave() {
+  if (state.session) sessionPost("close", "{}", "application/json").catch(() => {});
+}
+
 function stop() {
-  if (state.session) navigator.sendBeacon(`/api/session/${state.session}/close`);
+  leave();
   if (state.pc) state.pc.close();
   if (state.camera) for (const t of state.camera.getTracks()) t.stop();
-  Object.assign(state, { pc: null, channel: null, camera: null, session: null });
+  Object.assign(state, { pc: null, channel: null, camera: null, session: null, token: null });
   for (const fig of Object.values(state.slots)) fig.remove();
   state.slots = {};
   $("self").srcObject = null;
@@ -188,9 +201,7 @@ async function upload(file) {
   }
   if (!state.session) { state.pendingUpload = file; return; } // sent once connected
   state.pendingUpload = null;
-  const response = await fetch(`/api/session/${state.session}/background`, {
-    method: "POST", body: file,
-  });
+  const response = await sessionPost("background", file, file.type || "application/octet-stream");
   const answer = await response.json();
   if (!response.ok) { message(answer.error); return; }
   message("");
@@ -246,8 +257,6 @@ $("model").addEventListener("change", () => send({ type: "model", model: $("mode
 $("upload").addEventListener("change", () => {
   if ($("upload").files[0]) upload($("upload").files[0]).catch((e) => message(String(e)));
 });
-window.addEventListener("pagehide", () => {
-  if (state.session) navigator.sendBeacon(`/api/session/${state.session}/close`);
-});
+window.addEventListener("pagehide", leave);
 setInterval(() => pollStats().catch(() => {}), 1000);
 loadConfig().catch((error) => message(`cannot load settings: ${error}`));
