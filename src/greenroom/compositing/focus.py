@@ -3,10 +3,11 @@
 A small monocular depth model (TCMonoDepth's small net, 192x320) estimates relative depth every
 few frames; its map is smoothed over time. The person's depth is the median of the map under
 the matte, and each background pixel's blur grows with how far behind the person it is: the
-floor at your feet or a table beside you stays nearly sharp, the far wall is fully blurred.
-The picture is made from two halo-free blurs (light and full) blended per pixel by that
-distance, so the cost is two of `Blur`'s cheap reduced-resolution blurs plus the occasional
-depth run.
+floor at your feet or a table beside you stays sharp, the far wall is fully blurred, and
+between them the blur grows. The picture is the frame and `Blur`'s halo-free blur blended per
+pixel by that distance, so the cost is one cheap reduced-resolution blur, one blend, and a
+depth run every 30 frames (a room's depth changes slowly; the run is about 70 ms here, which a
+live stream feels as one late frame a second).
 """
 
 from __future__ import annotations
@@ -44,15 +45,13 @@ class DepthEstimator:
 class FocusBlur(BackgroundEffect):
     """Blur that grows with distance behind (or before) the person; see the module doc."""
 
-    #: Share of `strength` used for what is at the person's own depth.
-    NEAR_SHARE = 0.2
 
     def __init__(
         self,
         depth: DepthEstimator,
         strength: float = DEFAULT_BLUR,
         *,
-        every: int = 6,
+        every: int = 30,
         steadiness: float = 0.7,
     ) -> None:
         self.depth = depth
@@ -60,36 +59,45 @@ class FocusBlur(BackgroundEffect):
         self.every = max(1, every)
         self.steadiness = steadiness
         self._full = Blur(strength)
-        self._light = Blur(strength * self.NEAR_SHARE)
-        self._map: np.ndarray | None = None
+        self._map: np.ndarray | None = None  # smoothed depth, model resolution
+        self._far: np.ndarray | None = None  # the last distance map, frame size
         self._count = 0
 
     def reset(self) -> None:
-        self._map = None
+        self._map = self._far = None
         self._count = 0
 
+    #: The distance map follows the person's depth every this many frames (it moves slowly).
+    REFOCUS_EVERY = 3
+
     def distance(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """0 (as near as the person or nearer: light blur) .. 1 (far behind: full blur)."""
-        if self._map is None or self._count % self.every == 0:
+        """0 (as near as the person or nearer: sharp) .. 1 (far behind: full blur), full size."""
+        count, self._count = self._count, self._count + 1
+        if self._map is None or count % self.every == 0:
             fresh = self.depth.estimate(frame)
             self._map = fresh if self._map is None else (
                 self.steadiness * self._map + (1 - self.steadiness) * fresh
             )
-        self._count += 1
-        depth = self._map
+        elif self._far is not None and count % self.REFOCUS_EVERY and (
+            self._far.shape == frame.shape[:2]
+        ):
+            return self._far
+        height, width = frame.shape[:2]
+        self._far = cv2.resize(self._relative(self._map, alpha), (width, height),
+                               interpolation=cv2.INTER_LINEAR)
+        return self._far
+
+    def _relative(self, depth: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         person = cv2.resize(alpha, (depth.shape[1], depth.shape[0]),
                             interpolation=cv2.INTER_AREA) > 0.5
         focus = float(np.median(depth[person])) if person.any() else float(depth.max())
         spread = max(float(np.percentile(depth, 95) - np.percentile(depth, 5)), 1e-3)
         # Only what is behind the person blurs more: what is nearer (a desk, the floor at their
-        # feet) keeps the light blur. A real lens would blur the near side too, but a depth net
+        # feet) stays sharp. A real lens would blur the near side too, but a depth net
         # this small mostly sees a floor-to-horizon gradient, and the person's feet stand on it.
         return np.clip((focus - depth) / (0.5 * spread), 0.0, 1.0).astype(np.float32)
 
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        height, width = frame.shape[:2]
-        far = cv2.resize(self.distance(frame, alpha), (width, height),
-                         interpolation=cv2.INTER_LINEAR)
+        far = self.distance(frame, alpha)
         full = self._full.background(frame, alpha)
-        light = self._light.background(frame, alpha)
-        return cv2.blendLinear(full, light, far, 1.0 - far)
+        return cv2.blendLinear(full, frame, far, 1.0 - far)

@@ -9,7 +9,8 @@ framing follows with damped motion, as a camera operator would:
 - a smooth follow when they move: the crop eases towards the target (exponential approach)
   with limits on pan and zoom speed per frame;
 - a hold when they leave: the last framing is kept for `hold_frames`, then eases back out to
-  the whole frame.
+  the whole frame;
+- a cut at the start: the first frame with a person in it is framed at once.
 
 The output keeps the input's size: the crop (same aspect ratio) is scaled back up.
 """
@@ -71,6 +72,7 @@ class AutoFramer:
         self.goal = Crop()
         self._missing = 0
         self._moving = False
+        self._framed = False  # no person seen since the start: the first one is cut to at once
 
     def target(self, alpha: np.ndarray) -> Crop | None:
         """The framing the person asks for, or None when nobody is in the picture."""
@@ -102,6 +104,10 @@ class AutoFramer:
             wanted = self.goal if self._missing <= self.hold_frames else Crop()
         else:
             self._missing = 0
+            if not self._framed:  # the first shot starts framed, as an operator's would
+                self._framed = True
+                self.current = self.goal = wanted
+                return self.current
         # The dead zone: a new goal only when the person has really moved; then follow it
         # until the framing has arrived (so a slow drift is caught up, not left half-way).
         if self._differs(wanted, self.goal):
