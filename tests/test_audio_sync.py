@@ -105,8 +105,10 @@ def test_camera_records_a_microphone(capsys, caplog, clicks, tmp_path):
     assert "transcoding" not in caplog.text  # encoded to Opus by design, nothing to warn about
     assert audio_codec(out) == "opus"
     sound, picture = packet_times(out, "audio"), packet_times(out, "video")
-    # The microphone's sound covers the recording, from its first frame to its last.
-    assert abs(sound[0] - picture[0]) < 0.05 and abs(sound[-1] - picture[-1]) < 0.1, (
+    # The microphone's sound covers the recording, from its first frame to its last. How much
+    # sound comes before the first frame depends on how busy the machine is (the microphone is
+    # open before the first frame is processed): seen 70 ms on a loaded 2-core CI machine.
+    assert -0.25 < sound[0] - picture[0] < 0.05 and abs(sound[-1] - picture[-1]) < 0.25, (
         sound[:2], sound[-2:], picture[:2], picture[-2:])
 
 
