@@ -280,7 +280,7 @@ MODELS: dict[str, ModelInfo] = {
             "tensors into the next and starts afresh at a scene cut, a seek or a new file "
             "(recurrent.py). Frames are scaled to at most 512 px on the longer side and the "
             "downsample ratio is 256 / that side (0.5 for 480p and 720p). Verified on DAVIS "
-            "dance-twirl (tests/test_models.py): carrying the state beats starting afresh "
+            "dance-twirl (tests/test_recurrent.py): carrying the state beats starting afresh "
             "on every frame.",
             url="https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/"
             "rvm_mobilenetv3_fp32.onnx",
