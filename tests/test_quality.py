@@ -138,3 +138,20 @@ def test_fast_and_balanced_need_no_download(capsys, astronaut_rgb, tmp_path, qua
                          "--matte-quality", quality)
     assert status == 0, err
     assert f"--matte-quality {quality}: auto" in err
+
+
+def test_eval_scores_a_quality_level(capsys, shared_models):
+    import json
+
+    photos = shared_path("data", "eg1800-dev")
+    video = shared_path("data", "davis-dance-twirl")
+    status, out, err = run(capsys, "eval", photos, "--sequence", video, "--matte-quality", "best",
+                           "--limit", "4", "--json")
+    assert status == 0, err
+    rows = {row["stage"]: row for row in json.loads(out)}
+    assert set(rows) == {"best (modnet)", "best (rvm-mobilenetv3)"}
+    assert rows["best (modnet)"]["dataset"] == "eg1800-dev"
+    assert rows["best (rvm-mobilenetv3)"]["temporal_instability_pred"] is not None
+    assert rows["best (modnet)"]["person_iou"] > 0.9
+    status, _, err = run(capsys, "eval", photos, "--matte-quality", "best", "--model", "sinet")
+    assert status == 2 and "not both" in err
