@@ -226,3 +226,14 @@ def test_the_matte_knobs_reach_the_workers(capfd, tmp_path):
     matte = np.asarray(Image.open(out / "a.png"))
     assert set(np.unique(matte).tolist()) == {0, 255}  # hard: the threshold was applied
     assert 0.2 < (matte == 255).mean() < 0.8
+
+
+def test_matte_quality_reaches_the_workers():
+    from greenroom.jobs.filework import processor_for
+
+    fast = processor_for(JobSettings(matte_quality="fast"), "image")
+    assert fast.refiner is None  # fast: the model's mask, no refinement
+    balanced = processor_for(JobSettings(matte_quality="balanced"), "video")
+    assert balanced.refiner is not None and balanced.temporal is not None
+    steady_off = processor_for(JobSettings(matte_quality="balanced", temporal=False), "video")
+    assert steady_off.temporal is None  # --no-temporal still wins

@@ -32,7 +32,8 @@ def test_every_model_is_named_and_pinned():
     assert MODEL_NAMES[0] == "auto"
     assert set(MODEL_NAMES[1:]) == set(registry.MODELS)
     expected = {"selfie-general", "selfie-landscape", "meet-full", "meet-lite", "mlkit-selfie",
-                "deeplabv3", "bodypix-mobilenet050-8", "sinet", "selfie-onnx", "mediapipe-onnx"}
+                "deeplabv3", "bodypix-mobilenet050-8", "sinet", "selfie-onnx", "mediapipe-onnx",
+                "pphumanseg-v2-lite", "modnet", "rvm-mobilenetv3"}
     assert expected <= set(registry.MODELS)
     for name, info in registry.MODELS.items():
         assert info.name == name
@@ -43,6 +44,13 @@ def test_every_model_is_named_and_pinned():
             assert info.url is None and info.spec is None
             continue
         assert (info.spec is not None) != info.recurrent, name  # a spec, or RVM's signature
+        assert info.url or info.wheel, name
+        if info.wheel is not None:  # an exact release of a PyPI package, a path in its wheel
+            assert re.fullmatch(r"[\w.-]+", info.wheel.package), name
+            assert re.fullmatch(r"\d+(\.\d+)+", info.wheel.version), name
+            assert info.wheel.member.rsplit("/", 1)[1] == info.filename, name
+        if info.url is None:
+            continue
         # Pinned to a commit of the repository the file was taken from, or to a release of
         # it, under its own name (the sha256 guards either).
         assert re.match(r"https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]{40}/",

@@ -35,7 +35,8 @@ def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
         blur=chosen.blur, background=background, color=chosen.color,
         light_wrap=chosen.light_wrap, blur_style=chosen.blur_style,
         transparent=chosen.transparent, mask=chosen.mask,
-        model=chosen.model, refine=chosen.refine, threads=chosen.threads,
+        model=chosen.model, matte_quality=chosen.matte_quality, refine=chosen.refine,
+        threads=chosen.threads,
         models_dir=str(Path(models_dir).resolve()) if models_dir else None,
         providers=providers, **encoding,  # type: ignore[arg-type]
     )
@@ -93,7 +94,9 @@ def batch(
     if storage.is_url(output) and manifest_path is None:
         raise click.UsageError("an output URL needs --manifest PATH (a local file)")
     chosen.effect()  # a bad background or colour fails now, not in every worker
-    if ray_address is None:
+    if chosen.matte_quality is not None and chosen.model != "auto":
+        raise click.UsageError("give --matte-quality or --model, not both")
+    if ray_address is None and chosen.matte_quality is None:
         load_model(chosen.model).close()  # downloads a registry model once, before the workers
     settings = job_settings(
         chosen, adjust=adjust if adjust.active else None, crf=crf, preset=preset,

@@ -12,7 +12,7 @@ import click
 from tqdm import tqdm
 
 from greenroom.cli.options import MODEL_HELP, load_model, model_options, validate_model
-from greenroom.evaluation.runner import STAGES, evaluate
+from greenroom.evaluation.runner import STAGES, Stage, evaluate
 
 COLUMNS = [
     ("dataset", "dataset", "{}"),
@@ -49,6 +49,9 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 @click.option("--model", default="auto", show_default=True, metavar="NAME|PATH",
               callback=validate_model, help=MODEL_HELP)
 @model_options
+@click.option("--matte-quality", type=click.Choice(["fast", "balanced", "best"]),
+              help="Score what --matte-quality does instead of a model and stages: its model "
+              "and stages for photos (DATASET) and for video (--sequence).")
 @click.option("--limit", type=click.IntRange(1), help="Use at most N pairs, spread evenly.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_command(
@@ -56,6 +59,7 @@ def eval_command(
     sequences: tuple[Path, ...],
     stages: tuple[str, ...],
     model: str,
+    matte_quality: str | None,
     limit: int | None,
     as_json: bool,
 ) -> int:
@@ -68,11 +72,16 @@ def eval_command(
     """
     if not datasets and not sequences:
         raise click.UsageError("give at least one DATASET folder or --sequence folder")
+    if matte_quality and (stages or model != "auto"):
+        raise click.UsageError("give --matte-quality, or --model and --stage, not both")
     chosen = [STAGES[name] for name in (stages or STAGES)]
     jobs = [(root, False) for root in datasets] + [(root, True) for root in sequences]
     rows = []
     for root, is_sequence in jobs:
-        for stage in chosen:
+        job_model, job_stages = model, chosen
+        if matte_quality:
+            job_model, job_stages = quality_job(matte_quality, is_sequence)
+        for stage in job_stages:
             if stage.temporal and not is_sequence:
                 continue  # unrelated photos have no time axis to smooth along
             bar = tqdm(desc=f"{root.name} {stage.name}", unit="frame", file=sys.stderr,
@@ -83,7 +92,7 @@ def eval_command(
                 bar.update(1)
 
             try:
-                rows.append(evaluate(root, stage, model=partial(load_model, model),
+                rows.append(evaluate(root, stage, model=partial(load_model, job_model),
                                      sequence=is_sequence,
                                      limit=limit, progress=tick))
             finally:
@@ -93,3 +102,14 @@ def eval_command(
     else:
         click.echo(markdown_table(rows))
     return 0
+
+
+def quality_job(quality: str, is_sequence: bool) -> tuple[str, list[Stage]]:
+    """The model and the one stage that `--matte-quality` runs on photos or on a video file
+    (whose look-ahead comes with the temporal stage, as in `greenroom video`)."""
+    from greenroom.segmentation.quality import plan
+
+    chosen = plan(quality, "video" if is_sequence else "photo")
+    stage = Stage(f"{quality} ({chosen.model})", refine=chosen.refine,
+                  temporal=chosen.temporal, lookahead=chosen.temporal)
+    return chosen.model, [stage]

@@ -42,7 +42,9 @@ def list_models(models_dir: Path | None) -> None:
     rows = [("NAME", "BACKEND", "INPUT", "SIZE", "SPEED", "LICENSE", "STATE")]
     for info in registry.MODELS.values():
         spec = info.spec
-        if spec is not None:
+        if spec is not None and spec.keep_aspect:
+            size_in = f"<={max(spec.width, spec.height)}"
+        elif spec is not None:
             size_in = f"{spec.width}x{spec.height}"
         elif info.recurrent:
             size_in = "any"
@@ -88,14 +90,19 @@ def info_command(name: str, models_dir: Path | None) -> None:
         ("license", info.license),
         ("source", info.source),
     ]
+    if info.terms:
+        lines.append(("terms", info.terms))
     if info.url:
         lines.append(("url", info.url))
+    if info.wheel:
+        lines.append(("pip", f"{info.wheel.describe()} (`{info.wheel.command()}`)"))
     lines.append(("sha256", info.sha256 or "–"))
     if info.spec is not None:
         lines.append(("input/output", info.spec.describe()))
     elif info.recurrent:
-        lines.append(("input/output", "RGB frame scaled to at most 512 px a side, recurrent "
-                      "state carried across frames; alpha matte out"))
+        lines.append(("input/output", "RGB frame scaled to at most 512 px a side, downsample "
+                      "ratio 256 / longer side, recurrent state carried across frames; soft "
+                      "alpha matte out"))
     else:
         lines.append(("input/output", "MediaPipe's own preprocessing (see mediapipe_selfie.py)"))
     lines.append(("speed", info.speed))
@@ -149,6 +156,8 @@ def download_command(names: tuple[str, ...], everything: bool, models_dir: Path 
         if info.builtin:
             click.echo(f"{info.name}: ships with greenroom, nothing to download")
             continue
+        if info.terms:
+            click.echo(f"{info.name}: license {info.license}. {info.terms}")
         cached = registry.cached_path(info, models_dir)
         if cached is not None:
             click.echo(f"{info.name}: already there, {cached}")

@@ -133,6 +133,7 @@ class EffectArgs:
     model: str = "auto"
     refine: bool = True
     threads: int | None = None
+    matte_quality: str | None = None
 
     def effect(self) -> Effect:
         """The effect; a background file is opened now, so a bad one fails before any work."""
@@ -142,10 +143,25 @@ class EffectArgs:
         )
 
     def processor(self, effect: Effect, **options: Any) -> Processor:
-        """A `Processor` with the chosen model (and --models-dir/--provider) and refinement."""
-        return Processor(
-            effect, model=load_model(self.model, self.threads), refine=self.refine, **options
-        )
+        """A `Processor` with the chosen model (and --models-dir/--provider) and refinement.
+
+        With `--matte-quality` the model and stages come from `quality.plan` (a command that passes
+        `temporal` processes video); a matting model's alpha is kept soft (`refiner_for`).
+        """
+        from greenroom.segmentation.quality import plan, refiner_for
+
+        model, refine = self.model, self.refine
+        if self.matte_quality is not None:
+            if self.model != "auto":
+                raise click.UsageError("give --matte-quality or --model, not both")
+            chosen = plan(self.matte_quality, "video" if "temporal" in options else "photo")
+            model, refine = chosen.model, refine and chosen.refine
+            if "temporal" in options:
+                options["temporal"] = options["temporal"] and chosen.temporal
+            click.echo(f"greenroom: --matte-quality {self.matte_quality}: {chosen.describe()}",
+                       err=True)
+        segmenter = load_model(model, self.threads)
+        return Processor(effect, model=segmenter, refine=refiner_for(segmenter, refine), **options)
 
 
 #: Parameter names of the shared options, as click passes them.
@@ -154,7 +170,8 @@ EFFECT_ARGS = tuple(f.name for f in fields(EffectArgs))
 
 def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add --blur/--background/--color/--light-wrap/--transparent/--mask/--model/--models-dir/
-    --provider/--refine/--threads to a command, which receives them as one `chosen: EffectArgs`.
+    --provider/--refine/--threads/--matte-quality to a command, which receives them as one
+    `chosen: EffectArgs`.
     """
 
     @functools.wraps(command)
@@ -236,6 +253,14 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=click.IntRange(min=1),
             default=None,
             help="Inference threads (default: 2, or 1 on a single core).",
+        ),
+        click.option(
+            "--matte-quality",
+            type=click.Choice(["fast", "balanced", "best"]),
+            default=None,
+            help="fast: the default model's plain mask; balanced: the default (auto, refined); "
+            "best: the most accurate model measured (MODNet for photos, RVM for video, "
+            "downloaded on first use) - it says which. See docs/models.md.",
         ),
     ]
     for decorator in reversed(decorators):

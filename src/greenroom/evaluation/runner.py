@@ -22,6 +22,7 @@ from greenroom.evaluation.metrics import MetricAccumulator
 from greenroom.matte import LookaheadCorrector
 from greenroom.pipeline.processor import Processor
 from greenroom.segmentation import Segmenter
+from greenroom.segmentation.quality import refiner_for
 from greenroom.sources.images import read_image
 
 
@@ -100,7 +101,8 @@ def evaluate(
     """Score `stage` on the dataset at `root` (`images/` + `masks/` with matching names).
 
     `model` is a name for `load_segmenter`, or a function that loads a fresh segmenter (the
-    processor closes it at the end).
+    processor closes it at the end). A matting model's refinement keeps its soft alpha
+    (`quality.refiner_for`), as the commands do.
     """
     try:
         pairs = subset(list(iter_dataset_pairs(root)), limit)
@@ -109,7 +111,8 @@ def evaluate(
     accumulator = MetricAccumulator(sequence=sequence)
     segmenter = model if isinstance(model, str) else model()
     with Processor(
-        MaskOnly(), model=segmenter, refine=stage.refine, temporal=stage.temporal
+        MaskOnly(), model=segmenter, refine=refiner_for(segmenter, stage.refine),
+        temporal=stage.temporal,
     ) as proc:
         for done, (matte, truth, seconds) in enumerate(
             _mattes(proc, pairs, stage.lookahead and sequence), start=1

@@ -35,13 +35,20 @@ def processor_for(settings: JobSettings, kind: str) -> Processor:
     key = (settings.fingerprint(), settings.threads, kind)
     processor = _processors.get(key)
     if processor is None:
-        model = load_segmenter(
-            settings.model, settings.threads, models_dir=settings.models_dir,
+        model, refine, temporal = settings.model, settings.refine, settings.temporal
+        if settings.matte_quality is not None:
+            from greenroom.segmentation.quality import plan
+
+            chosen = plan(settings.matte_quality, "video" if kind == "video" else "photo")
+            model, refine = chosen.model, refine and chosen.refine
+            temporal = temporal and chosen.temporal
+        segmenter = load_segmenter(
+            model, settings.threads, models_dir=settings.models_dir,
             providers=settings.providers,
         )
         processor = Processor(
-            make_effect(**settings.effect_kwargs()), model=model, refine=settings.refine,
-            temporal=settings.temporal and kind == "video", adjust=settings.adjust,
+            make_effect(**settings.effect_kwargs()), model=segmenter, refine=refine,
+            temporal=temporal and kind == "video", adjust=settings.adjust,
             framing=settings.auto_frame and kind == "video",
         )
         _processors[key] = processor

@@ -30,6 +30,7 @@ class JobSettings:
     transparent: bool = False
     mask: bool = False
     model: str = "auto"
+    matte_quality: str | None = None  # fast|balanced|best: picks model and stages per file kind
     refine: bool = True
     adjust: MatteAdjust | None = None  # threshold, expand/shrink, feather
     threads: int | None = None  # inference threads per worker

@@ -64,7 +64,12 @@ class Processor:
         self.segmenter = (
             load_segmenter(model, num_threads) if isinstance(model, str) else model
         )
-        self.refiner = GuidedRefiner() if refine is True else (refine or None)
+        if refine is True:  # a matting model's soft alpha is kept (no contrast band)
+            from greenroom.segmentation.quality import refiner_for
+
+            chosen = refiner_for(self.segmenter)
+            refine = chosen if isinstance(chosen, GuidedRefiner) else GuidedRefiner()
+        self.refiner = refine or None
         self.temporal = TemporalSmoother() if temporal is True else (temporal or None)
         self.skipper = StillnessSkipper() if skip_still is True else (skip_still or None)
         # Recurrent models carry state of their own, which a new shot must drop too.

@@ -110,13 +110,18 @@ def download_file(
             if isinstance(exc, PermissionError):
                 break
             continue
-        actual = sha256_of(partial)
-        if actual != sha256.lower():
-            partial.unlink(missing_ok=True)
-            raise DownloadError(
-                f"{url} gave a file whose sha256 is {actual}, not the expected {sha256}; "
-                "it was deleted (the upstream file changed, or the download was tampered with)"
-            )
-        os.replace(partial, dest)
-        return dest
+        return place_verified(partial, dest, sha256, url)
     raise DownloadError(f"cannot download {url}: {last}")
+
+
+def place_verified(partial: Path, dest: Path, sha256: str, origin: str) -> Path:
+    """Rename `partial` to `dest` if its sha256 is `sha256`; otherwise delete it and say so."""
+    actual = sha256_of(partial)
+    if actual != sha256.lower():
+        partial.unlink(missing_ok=True)
+        raise DownloadError(
+            f"{origin} gave a file whose sha256 is {actual}, not the expected {sha256}; "
+            "it was deleted (the upstream file changed, or the download was tampered with)"
+        )
+    os.replace(partial, dest)
+    return dest

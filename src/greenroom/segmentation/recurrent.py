@@ -89,6 +89,14 @@ class RecurrentMattingSegmenter:
         scale = min(1.0, self.max_side / max(width, height))
         return max(1, round(width * scale)), max(1, round(height * scale))
 
+    def ratio_for(self, size: tuple[int, int]) -> float:
+        """RVM's `downsample_ratio` for an input of `size` = (width, height).
+
+        The fixed ratio if one was given; otherwise the one that makes the network core see
+        about 256 pixels on the longer side (0.5 for the 512x288 input of a 720p frame).
+        """
+        return self.downsample_ratio or min(1.0, 256.0 / max(size))
+
     def segment(self, frame: np.ndarray, order: ChannelOrder = "rgb") -> np.ndarray:
         check_frame(frame)
         size = self._input_size(frame.shape[1], frame.shape[0])
@@ -106,7 +114,7 @@ class RecurrentMattingSegmenter:
         if self._state is None:
             zero = np.zeros((1, 1, 1, 1), self._state_dtype)
             self._state = [zero] * len(STATE_INPUTS)
-        ratio = self.downsample_ratio or min(1.0, 256.0 / max(size))
+        ratio = self.ratio_for(size)
         feed: dict[str, Any] = {"src": src, **dict(zip(STATE_INPUTS, self._state, strict=True))}
         feed["downsample_ratio"] = np.array([ratio], self._ratio_dtype)
         pha, *state = self._session.run(self._outputs, feed)

