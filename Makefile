@@ -39,7 +39,7 @@ bench: $(BIN)/python
 # The CPU torch 2.13.0 wheel is what this machine has on disk; elsewhere '.[train]' picks one.
 SHARED    ?= ../shared
 TRAIN_OUT ?= out/train
-TRAIN_ARGS ?= --epochs 8 --steps-per-epoch 80 --batch 8 --threads 2 --patience 3
+TRAIN_ARGS ?= --epochs 6 --steps-per-epoch 30 --batch 8 --threads 2 --patience 3
 train: $(BIN)/python
 	$(PIP) -e '.[train]' 'torch==2.13.0'
 	nice -n 10 $(BIN)/greenroom train $(SHARED)/data/eg1800-dev -o $(TRAIN_OUT) \

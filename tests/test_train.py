@@ -274,3 +274,26 @@ def test_distillation_trains_on_teacher_labelled_frames(tmp_path):
                           steps_per_epoch=1, batch=2), log=lines.append)
     assert any("teacher modnet.onnx: 3 frames" in line for line in lines), lines
     assert result["history"][0]["val_iou"] >= 0
+
+
+def test_fine_tuning_on_a_video_labelled_by_the_teacher(tmp_path, capfd):
+    """The docs' own-footage recipe: a video, a teacher, --init from an earlier run, --resume."""
+    from tests.clips import make_clip
+
+    teacher = shared_path("models", "modnet.onnx")
+    root = make_dataset(tmp_path / "d", 4)
+    base = config(tmp_path / "base", root, epochs=1, steps_per_epoch=1)
+    train(base, log=lambda _: None)
+    clip = make_clip(tmp_path / "room.mp4", frames=12, audio=False).path
+    args = ["train", "--unlabelled", clip, "--teacher", teacher, "--every", "3", "--init",
+            base.out / "best.pt", "-o", tmp_path / "room", "--size", "64x64", "--net-width",
+            "0.5", "--epochs", "1", "--batch", "2", "--steps-per-epoch", "1", "--threads", "1"]
+    code, stdout, err = run(capfd, *args)
+    assert code == 0, err
+    assert "teacher modnet.onnx: 4 frames from 1 source(s)" in err
+    assert "3 training samples (3 teacher-labelled), 1 validation" in err
+    assert len(list((tmp_path / "room" / "teacher-labels").iterdir())) == 4
+    code, _, err = run(capfd, *args[:-7], "2", *args[-6:], "--resume")  # --epochs 2
+    assert code == 1
+    lines = error_lines(err)
+    assert len(lines) == 1 and "last.pt" in lines[0] and "--epochs 1" in lines[0], err

@@ -20,6 +20,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
               help="Folder of frames or a video without masks, labelled by --teacher; repeatable.")
 @click.option("--teacher", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="ONNX matting model that labels --unlabelled frames (MODNet or RVM).")
+@click.option("--every", default=5, show_default=True, type=click.IntRange(1),
+              help="Take every N-th frame of each unlabelled video or frame folder.")
 @click.option("--exclude", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="File of names (one a line) never to train on. Default: the EG1800 held-out "
                    "tenth listed in the package; --exclude /dev/null uses every pair.")
@@ -51,7 +53,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--device", help="torch device (default: cuda when present, else cpu).")
 @click.option("--name", help="Display name written into the sidecar TOML.")
 def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path, ...],
-                  teacher: Path | None, exclude: Path | None, size: str, net_width: float,
+                  teacher: Path | None, every: int, exclude: Path | None, size: str,
+                  net_width: float,
                   epochs: int, batch: int, lr: float, steps_per_epoch: int | None,
                   val_fraction: float, patience: int, seed: int, init: Path | None,
                   resume: bool, no_loss: tuple[str, ...], no_augment: tuple[str, ...],
@@ -87,7 +90,7 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
     config = TrainConfig(
         out=out, labelled=datasets, unlabelled=unlabelled, teacher=teacher, exclude=names,
         width=width, height=height, net_width=net_width, epochs=epochs, batch=batch, lr=lr,
-        val_fraction=val_fraction, patience=patience, seed=seed,
+        val_fraction=val_fraction, patience=patience, seed=seed, video_every=every,
         steps_per_epoch=steps_per_epoch, init=init, losses=losses,
         augment=Augment.without(no_augment), threads=threads, device=device,
     )

@@ -209,6 +209,12 @@ def train(config: TrainConfig, resume: bool = False,
     last = config.out / "last.pt"
     if resume and last.is_file():
         state = torch.load(last, map_location=device, weights_only=False)
+        saved = state["config"]
+        if (saved["epochs"], saved["steps_per_epoch"]) != (config.epochs, config.steps_per_epoch):
+            # The learning-rate schedule spans the whole run: another length is another run.
+            raise InputError(last, f"resume with the run's own --epochs {saved['epochs']} and "
+                                   f"--steps-per-epoch {saved['steps_per_epoch']}, or start a "
+                                   "new run with --init")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
