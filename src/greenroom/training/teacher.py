@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,10 +27,11 @@ Labeler = Callable[[np.ndarray], np.ndarray]
 class MattingTeacher:
     """A MODNet-style ONNX matting model: one RGB image in, one alpha matte out."""
 
-    def __init__(self, path: Path, max_side: int = 512, num_threads: int | None = None) -> None:
+    def __init__(self, path: Path, max_side: int = 512, num_threads: int | None = None,
+                 session: Any = None) -> None:
         self.path = path
         self.max_side = max_side
-        self._session = onnx_session(path, num_threads)
+        self._session = session or onnx_session(path, num_threads)
         self._input = self._session.get_inputs()[0].name
 
     def reset(self) -> None:
@@ -49,9 +51,9 @@ class MattingTeacher:
 class RecurrentTeacher:
     """RVM: the recurrent state runs along a sequence; `reset()` between sequences."""
 
-    def __init__(self, path: Path, num_threads: int | None = None) -> None:
+    def __init__(self, path: Path, num_threads: int | None = None, session: Any = None) -> None:
         self.path = path
-        self._model = RecurrentMattingSegmenter(path, num_threads)
+        self._model = RecurrentMattingSegmenter(path, num_threads, session=session)
 
     def reset(self) -> None:
         self._model.reset()
@@ -72,10 +74,10 @@ def load_teacher(path: Path, num_threads: int | None = None) -> MattingTeacher |
     inputs = [i.name for i in session.get_inputs()]
     outputs = [o.name for o in session.get_outputs()]
     if is_recurrent_signature(inputs, outputs):
-        return RecurrentTeacher(path, num_threads)
+        return RecurrentTeacher(path, num_threads, session)
     if len(inputs) != 1:
         raise InputError(path, f"not a matting teacher: inputs {inputs} (want one image, or RVM's)")
-    return MattingTeacher(path, num_threads=num_threads)
+    return MattingTeacher(path, num_threads=num_threads, session=session)
 
 
 def cache_key(teacher_path: Path, frame_source: Path, index: int) -> str:
