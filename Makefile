@@ -5,7 +5,7 @@ VENV   ?= $(if $(filter python3.11,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --progress-bar on
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench train clean
 
 $(BIN)/python:
 	@echo "make: creating $(VENV) with $(PYTHON)"
@@ -33,6 +33,21 @@ bench: $(BIN)/python
 	$(BIN)/python benchmarks/bench_effects.py
 	$(BIN)/python benchmarks/bench_video.py
 	$(BIN)/python benchmarks/still_skip.py
+
+# greenroom's own model (docs/training.md) from ../shared: EG1800-dev minus its held-out tenth,
+# plus DAVIS frames labelled by RVM; then scores it raw on the held-out tenth and dance-twirl.
+# The CPU torch 2.13.0 wheel is what this machine has on disk; elsewhere '.[train]' picks one.
+SHARED    ?= ../shared
+TRAIN_OUT ?= out/train
+TRAIN_ARGS ?= --epochs 6 --steps-per-epoch 30 --batch 8 --threads 2 --patience 3
+train: $(BIN)/python
+	$(PIP) -e '.[train]' 'torch==2.13.0'
+	nice -n 10 $(BIN)/greenroom train $(SHARED)/data/eg1800-dev -o $(TRAIN_OUT) \
+		--unlabelled $(SHARED)/data/davis-people-unlabeled \
+		--teacher $(SHARED)/models/rvm_mobilenetv3_fp32.onnx \
+		--name greenroom-portrait $(TRAIN_ARGS)
+	$(BIN)/greenroom eval $(TRAIN_OUT)/held-out --sequence $(SHARED)/data/davis-dance-twirl \
+		--model $(TRAIN_OUT)/model.onnx --stage raw
 
 clean:
 	rm -rf .venv .venv-* out build src/*.egg-info .pytest_cache .ruff_cache

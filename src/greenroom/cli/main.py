@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "serve": ("greenroom.cli.serve", "serve",
               "Serve a web page that shows your camera with its background blurred or "
               "replaced, live."),
+    "train": ("greenroom.cli.train", "train_command",
+              "Train, fine-tune or distil greenroom's small segmentation network."),
     "video": ("greenroom.cli.video", "video",
               "Blur, replace or remove the background of a video file."),
 }
