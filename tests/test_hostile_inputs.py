@@ -172,3 +172,30 @@ def test_temp_file_of_a_killed_run_is_removed_by_the_next(capsys, caplog, tmp_pa
     assert status == 0, err
     assert f"removed {left[0]}, left by an interrupted run" in caplog.text  # a CLI warning
     assert sorted(p.name for p in out.parent.iterdir()) == [live.name, "talk.mp4"]
+
+
+def test_eval_bad_masks_are_one_line(capfd, tmp_path):
+    """A mask of another size and a truncated mask: one line each, status 1, no traceback."""
+    import cv2
+
+    from greenroom.samples import sample_path
+    from tests.cli import run as run_cli
+
+    photo = cv2.imread(str(sample_path("astronaut.jpg")))
+    whole = np.zeros((512, 512), np.uint8)
+    whole[100:400, 100:400] = 255
+    ok, png = cv2.imencode(".png", whole)
+    cases = {
+        "small": cv2.imencode(".png", np.zeros((100, 100), np.uint8))[1].tobytes(),
+        "truncated": png.tobytes()[: len(png) // 2],
+    }
+    for name, mask in cases.items():
+        root = tmp_path / name
+        (root / "images").mkdir(parents=True)
+        (root / "masks").mkdir()
+        cv2.imwrite(str(root / "images" / "a.jpg"), photo)
+        (root / "masks" / "a.png").write_bytes(mask)
+        code, _, err = run_cli(capfd, "eval", root)
+        assert code == 1 and "Traceback" not in err, err
+        errors = [line for line in err.splitlines() if "error" in line]
+        assert len(errors) == 1 and "a.png" in errors[0], err

@@ -21,6 +21,8 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from greenroom.errors import InputError
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "MASK_EXTENSIONS",
@@ -130,6 +132,6 @@ def load_mask(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"mask file not found: {path}")
     m = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if m is None:
-        raise ValueError(f"could not read mask image (unsupported or corrupt file): {path}")
+    if m is None:  # InputError is a ValueError that the command line prints as one line
+        raise InputError(path, "could not read this mask image (unsupported, truncated or corrupt)")
     return m > (float(m.max()) / 2.0)

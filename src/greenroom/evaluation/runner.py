@@ -66,7 +66,7 @@ def _mattes(
         frame = read_image(pair.image_path)
         truth = load_mask(pair.mask_path)
         if truth.shape != frame.shape[:2]:
-            raise ValueError(f"{pair.mask_path}: mask size {truth.shape[::-1]} differs from "
+            raise InputError(pair.mask_path, f"mask size {truth.shape[::-1]} differs from "
                              f"its image's {frame.shape[1::-1]}")
         started = time.perf_counter()
         small = processor.segment(frame)
