@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 from tests.clips import make_clip  # noqa: E402
 
 GREENROOM = [sys.executable, "-m", "greenroom"]
-LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 def timed(command: list[str]) -> float:
@@ -94,22 +93,12 @@ def main() -> None:
                      batch(folder, Path(tmp) / "b2")))
         overhead = None
         if not args.no_ray:
-            os.environ.update(LOOPBACK_ONLY)
-            from ray.cluster_utils import Cluster
+            from greenroom.jobs.local_cluster import local_ray_cluster
 
-            cluster = Cluster(
-                initialize_head=True,
-                head_node_args={"num_cpus": 1, "include_dashboard": False,
-                                "node_ip_address": "127.0.0.1"},
-            )
-            cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-            cluster.wait_for_nodes()
-            try:
+            with local_ray_cluster(nodes=2) as cluster:
                 rows.append(("`greenroom batch --ray` (2 local nodes x 1 CPU)",
                              batch(folder, Path(tmp) / "r", "--ray", cluster.address)))
                 overhead = ray_overhead(cluster.address)
-            finally:
-                cluster.shutdown()
         shutil.rmtree(folder)
     base = rows[0][1]
     local = rows[2][1]

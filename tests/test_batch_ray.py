@@ -1,11 +1,12 @@
 """`greenroom batch --ray`: the same batch on a two-node Ray cluster, all on this machine.
 
-The cluster binds to loopback only (Ray's single-machine mode, which it uses on macOS and
-Windows), reports no usage statistics, and is shut down after the module.
+The cluster binds to loopback only and reports no usage statistics (`jobs/local_cluster.py`),
+and is shut down after the module.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import signal
@@ -21,32 +22,19 @@ from greenroom.samples import sample_path
 from tests.clips import make_clip
 from tests.test_batch import frame_count, no_temp_files_below
 
-LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
-
 
 @pytest.fixture(scope="module")
 def cluster():
-    saved = {key: os.environ.get(key) for key in LOOPBACK_ONLY}
-    os.environ.update(LOOPBACK_ONLY)  # read when ray is first imported, and by its processes
-    ray = pytest.importorskip("ray", reason="the Ray executor needs greenroom[cluster]")
-    from ray.cluster_utils import Cluster
+    if importlib.util.find_spec("ray") is None:  # not importorskip: Ray must not load yet
+        pytest.skip("the Ray executor needs greenroom[cluster]")
+    from greenroom.jobs.local_cluster import local_ray_cluster
 
-    nodes = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "include_dashboard": False,
-                        "node_ip_address": "127.0.0.1"},
-    )
-    nodes.add_node(num_cpus=1, node_ip_address="127.0.0.1")
-    nodes.wait_for_nodes()
-    ray.init(address=nodes.address, log_to_driver=False)
-    yield nodes
-    ray.shutdown()
-    nodes.shutdown()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with local_ray_cluster(nodes=2) as nodes:  # sets Ray's loopback settings, then imports it
+        import ray
+
+        ray.init(address=nodes.address, log_to_driver=False)
+        yield nodes
+        ray.shutdown()
 
 
 def ray_task_processes() -> list[int]:
