@@ -237,3 +237,23 @@ def test_matte_quality_reaches_the_workers():
     assert balanced.refiner is not None and balanced.temporal is not None
     steady_off = processor_for(JobSettings(matte_quality="balanced", temporal=False), "video")
     assert steady_off.temporal is None  # --no-temporal still wins
+
+
+def test_inputs_and_outputs_as_fsspec_urls(tmp_path):
+    """What a cluster does with object storage, through fsspec's file:// protocol."""
+    pytest.importorskip("fsspec", reason="URLs need greenroom[cluster]")
+    from greenroom.jobs.batch import run_batch
+
+    source = tmp_path / "in" / "sub"
+    source.mkdir(parents=True)
+    make_clip(source / "a.mp4", frames=10)
+    shutil.copy(sample_path("rocket.jpg"), source / "b.jpg")
+    out = tmp_path / "out"
+    summary = run_batch([f"file://{tmp_path / 'in'}"], f"file://{out}", JobSettings(),
+                        workers=1, manifest_path=tmp_path / "m.jsonl")
+    assert (summary.done, summary.failed) == (2, 0), summary.failures
+    assert frame_count(out / "sub" / "a.mp4") == 10 and (out / "sub" / "b.jpg").is_file()
+    assert not [p for p in (out / "sub").iterdir() if p.name.startswith(".")]
+    again = run_batch([f"file://{tmp_path / 'in'}"], f"file://{out}", JobSettings(),
+                      workers=1, manifest_path=tmp_path / "m.jsonl")
+    assert again.skipped == 2  # resume compares the URLs' sizes and times too
