@@ -257,3 +257,21 @@ def test_inputs_and_outputs_as_fsspec_urls(tmp_path):
     again = run_batch([f"file://{tmp_path / 'in'}"], f"file://{out}", JobSettings(),
                       workers=1, manifest_path=tmp_path / "m.jsonl")
     assert again.skipped == 2  # resume compares the URLs' sizes and times too
+
+
+def test_no_result_may_land_on_an_input(capfd, tmp_path):
+    """A photo named with -o its own folder, or a background among the inputs: refused, intact."""
+    photo = tmp_path / "a.jpg"
+    shutil.copy(sample_path("astronaut.jpg"), photo)
+    background = tmp_path / "b.jpg"
+    shutil.copy(sample_path("rocket.jpg"), background)
+    before = {p: p.read_bytes() for p in (photo, background)}
+    code, _, err = run(capfd, "batch", photo, "-o", tmp_path, "--no-progress")
+    assert code == 1 and "is the photo" in err and "refusing to overwrite" in err
+    (tmp_path / "x").mkdir()
+    shutil.copy(background, tmp_path / "x" / "b.jpg")
+    code, _, err = run(capfd, "batch", background, "-o", tmp_path / "x", "--no-progress",
+                       "--background", tmp_path / "x" / "b.jpg")
+    assert code == 1 and "is the background image" in err
+    assert {p: p.read_bytes() for p in (photo, background)} == before
+    assert not (tmp_path / "greenroom-batch.jsonl").exists()  # refused before any work

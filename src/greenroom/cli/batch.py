@@ -9,6 +9,7 @@ import click
 from tqdm import tqdm
 
 from greenroom.cli.config import config_option
+from greenroom.cli.guard import Input, check_outputs, effect_inputs
 from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import (
     EffectArgs,
@@ -19,7 +20,7 @@ from greenroom.cli.options import (
     model_location,
 )
 from greenroom.jobs import storage
-from greenroom.jobs.batch import run_batch
+from greenroom.jobs.batch import plan_batch, run_tasks
 from greenroom.jobs.manifest import Record
 from greenroom.jobs.settings import JobSettings
 from greenroom.matte import MatteAdjust
@@ -123,9 +124,17 @@ def batch(
             bar.set_postfix_str(f"{frames / elapsed:.1f} frames/s" if elapsed else "")
             bar.update(1)
 
+    tasks = plan_batch(inputs, output, settings)
+    # No result may land on an input: a photo named twice, the background, the config, a model.
+    local = [t for t in tasks if not storage.is_url(t.input)]
+    check_outputs(
+        (Path(t.output) for t in tasks if not storage.is_url(t.output)),
+        [*effect_inputs(chosen.background, chosen.model),
+         *(Input("photo" if t.kind == "image" else "video", Path(t.input)) for t in local)],
+    )
     try:
-        summary = run_batch(
-            inputs, output, settings, workers=workers, threads=chosen.threads,
+        summary = run_tasks(
+            tasks, output, settings, workers=workers, threads=chosen.threads,
             ray_address=ray_address, manifest_path=manifest_path, on_start=start,
             on_record=finished,
         )

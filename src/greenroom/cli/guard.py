@@ -34,15 +34,27 @@ class Input:
     forceable: bool = False
 
 
+def identity(path: Path) -> tuple[object, ...] | None:
+    """What makes a path one file: its device and inode if it exists, else its resolved path.
+
+    Two paths are the same file exactly when their identities are equal (an existing path and a
+    missing one never resolve to the same place), so many outputs can be checked against many
+    inputs through a set, not pair by pair.
+    """
+    try:
+        stat = os.stat(path)
+    except (OSError, ValueError):
+        try:
+            return ("path", os.path.realpath(path))
+        except (OSError, ValueError):
+            return None
+    return ("inode", stat.st_dev, stat.st_ino)
+
+
 def same_file(a: Path, b: Path) -> bool:
     """True when `a` and `b` name one file: the same resolved path, or the same inode."""
-    try:
-        if os.path.realpath(a) == os.path.realpath(b):
-            return True
-        sa, sb = os.stat(a), os.stat(b)
-    except (OSError, ValueError):
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+    key = identity(a)
+    return key is not None and key == identity(b)
 
 
 def clash(output: Path, inputs: Iterable[Input], force: bool = False) -> Input | None:
@@ -64,6 +76,16 @@ def check_output(output: Path, inputs: Iterable[Input], force: bool = False) -> 
     item = clash(output, inputs, force)
     if item is not None:
         raise refusal(output, item)
+
+
+def check_outputs(outputs: Iterable[Path], inputs: Iterable[Input]) -> None:
+    """`check_output` for many outputs against many inputs at once (a batch), without --force."""
+    by_identity = {identity(item.path): item for item in inputs}
+    by_identity.pop(None, None)
+    for output in outputs:
+        item = by_identity.get(identity(output))
+        if item is not None:
+            raise refusal(output, item)
 
 
 def check_sequence(folder: Path, pattern: str, inputs: Iterable[Input]) -> None:

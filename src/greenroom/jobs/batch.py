@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from greenroom.errors import GreenroomError
 from greenroom.jobs import manifest, storage
@@ -67,6 +68,28 @@ def run_batch(
     inputs: Sequence[str],
     output_root: str,
     settings: JobSettings,
+    **options: Any,
+) -> BatchSummary:
+    """Process every video and photo under `inputs` into `output_root`; see the module doc.
+
+    `options` are `run_tasks`'s. A caller that checks the plan first (the command line refuses
+    outputs that land on inputs) calls `plan_batch` and `run_tasks` itself.
+    """
+    return run_tasks(plan_batch(inputs, output_root, settings), output_root, settings, **options)
+
+
+def plan_batch(inputs: Sequence[str], output_root: str, settings: JobSettings) -> list[Task]:
+    """The batch's tasks; no media at all is an error."""
+    tasks = plan(inputs, output_root, settings)
+    if not tasks:
+        raise GreenroomError(f"{', '.join(inputs)}: no videos or photos found")
+    return tasks
+
+
+def run_tasks(
+    tasks: Sequence[Task],
+    output_root: str,
+    settings: JobSettings,
     *,
     workers: int | None = None,
     threads: int | None = None,
@@ -75,10 +98,7 @@ def run_batch(
     on_start: Callable[[int], None] | None = None,
     on_record: Callable[[Record], None] | None = None,
 ) -> BatchSummary:
-    """Process every video and photo under `inputs` into `output_root`; see the module doc."""
-    tasks = plan(inputs, output_root, settings)
-    if not tasks:
-        raise GreenroomError(f"{', '.join(inputs)}: no videos or photos found")
+    """Run planned tasks: skip what the manifest says is done, run the rest, record each."""
     manifest_path = manifest_path or manifest.default_path(output_root)
     if manifest_path is None:
         raise ValueError(f"{output_root}: a URL output needs a local manifest path")
