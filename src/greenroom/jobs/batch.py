@@ -20,6 +20,7 @@ from greenroom.jobs.executors import Layout, choose_layout, run_local, run_ray
 from greenroom.jobs.manifest import ManifestWriter, Record
 from greenroom.jobs.plan import Task, plan
 from greenroom.jobs.settings import JobSettings
+from greenroom.pipeline.stats import plural
 
 
 @dataclass
@@ -41,7 +42,7 @@ class BatchSummary:
 
     def line(self) -> str:
         def n(count: int, word: str) -> str:
-            return f"{count} {word}{'' if count == 1 else 's'}"
+            return f"{count} {plural(count, word)}"
 
         if not self.done and not self.failed:
             every = "all " if self.planned > 1 else ""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 
 from greenroom.errors import GreenroomError
 from greenroom.jobs import storage
@@ -21,6 +22,7 @@ from greenroom.jobs.manifest import Record
 from greenroom.jobs.plan import Task
 from greenroom.jobs.settings import JobSettings
 from greenroom.pipeline.processor import Processor
+from greenroom.sinks.atomic import remove_stale_temps
 
 #: (settings fingerprint, threads, kind) -> the worker's processor for such files. Per worker
 #: process; a Ray worker that runs tasks of two batches keeps one per batch.
@@ -87,7 +89,8 @@ def run_task(task: Task, settings: JobSettings, attempts: int = 1) -> Record:
     signature = storage.signature(task.input)
     if signature is not None:
         record.input_size, record.input_mtime_ns = signature
-    storage.remove_leftovers(task.output)  # from an attempt whose worker was killed
+    if not storage.is_url(task.output):  # an attempt whose worker was killed left its temp
+        remove_stale_temps(Path(task.output).parent)
     try:
         with storage.readable(task.input) as source, storage.writable(task.output) as target:
             work = _video if task.kind == "video" else _image

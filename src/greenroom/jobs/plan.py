@@ -57,18 +57,20 @@ def output_name(relative: str, kind: str, settings: JobSettings) -> str:
     return str(path.with_suffix(suffix if suffix in IMAGE_FORMATS else ".png"))
 
 
-def _found(item: str, output_root: str) -> list[tuple[str, str]]:
-    """(file, its path relative to where it was found) for one input argument."""
+def _found(item: str, output_root: str) -> tuple[list[tuple[str, str]], bool]:
+    """(file, its path relative to where it was found) for one input argument, and whether the
+    argument named a file itself (a glob or a folder only offers what it holds)."""
     if any(ch in item for ch in "*?[") and not storage.is_url(item):
         matches = sorted(glob.glob(item, recursive=True))
-        return [(m, PurePosixPath(m).name) for m in matches if storage.is_file(m)]
+        return [(m, PurePosixPath(m).name) for m in matches if storage.is_file(m)], False
     if storage.is_dir(item):
-        return [
+        found = [
             (path, storage.relative(path, item))
             for path in storage.walk_files(item)
             if not storage.is_within(path, output_root)  # never take our own results as inputs
         ]
-    return [(item, PurePosixPath(item).name)]
+        return found, False
+    return [(item, PurePosixPath(item).name)], not any(ch in item for ch in "*?[")
 
 
 def plan(inputs: Iterable[str], output_root: str, settings: JobSettings) -> list[Task]:
@@ -81,8 +83,8 @@ def plan(inputs: Iterable[str], output_root: str, settings: JobSettings) -> list
     tasks: list[Task] = []
     claimed: dict[str, str] = {}
     for item in inputs:
-        named = not storage.is_dir(item) and not any(ch in item for ch in "*?[")
-        for path, relative in _found(item, output_root):
+        found, named = _found(item, output_root)
+        for path, relative in found:
             kind = kind_of(path) or ("video" if named else None)
             if kind is None:
                 continue

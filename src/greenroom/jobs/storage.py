@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -148,21 +147,3 @@ def writable(path: str) -> Iterator[str]:
         temporary = f"{parent}/.{name}.tmp-{secrets.token_hex(4)}"
         fs.put(local, temporary)
         fs.mv(temporary, inner)
-
-
-def remove_leftovers(path: str) -> int:
-    """Delete temporary files a killed writer left beside a local output; how many."""
-    if is_url(path):
-        return 0
-    target = Path(path)
-    removed = 0
-    for leftover in target.parent.glob(f".{target.name}.tmp-*"):
-        try:
-            if leftover.is_dir():
-                shutil.rmtree(leftover)
-            else:
-                leftover.unlink()
-            removed += 1
-        except OSError:
-            pass
-    return removed
