@@ -59,14 +59,15 @@ def aux_model_path(
     name: str, models_dir: str | os.PathLike[str] | None = None, *, download: bool = True
 ) -> Path:
     """The verified local file of a helper model, downloaded once into the models folder."""
-    from greenroom.segmentation.download import download_file, sha256_of
+    from greenroom.segmentation.download import download_file
     from greenroom.segmentation.registry import models_dir as folder_of
+    from greenroom.segmentation.registry import verified_file
 
     if name not in AUX_MODELS:
         raise GreenroomError(f"unknown helper model {name!r}; choose from {sorted(AUX_MODELS)}")
     model = AUX_MODELS[name]
     path = folder_of(models_dir) / model.filename
-    if path.is_file() and sha256_of(path) == model.sha256:
+    if verified_file(path, model.sha256) is not None:
         return path
     if not download:
         raise GreenroomError(

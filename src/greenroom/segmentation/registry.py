@@ -357,11 +357,15 @@ def _file_sha256(path: Path) -> str:
 
 def cached_path(info: ModelInfo, directory: str | os.PathLike[str] | None = None) -> Path | None:
     """The verified local file of a downloadable model, or None when it is absent or wrong."""
-    if info.builtin:
+    if info.builtin or info.sha256 is None:
         return None
-    path = models_dir(directory) / info.filename
+    return verified_file(models_dir(directory) / info.filename, info.sha256)
+
+
+def verified_file(path: Path, sha256: str) -> Path | None:
+    """`path` if it is a file with this sha256 (hashed once per size and mtime), else None."""
     try:
-        if path.is_file() and _file_sha256(path) == info.sha256:
+        if path.is_file() and _file_sha256(path) == sha256:
             return path
     except OSError:
         return None
