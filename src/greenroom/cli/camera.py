@@ -35,7 +35,7 @@ from greenroom.sinks.window import WindowSink
 from greenroom.sources.camera import CameraSettings, CameraSource, parse_device
 from greenroom.sources.live_file import LiveFileSource
 from greenroom.sources.microphone import MicrophoneFeed
-from greenroom.sources.on_demand import DeviceReaders, OnDemandSource, virtual_camera_path
+from greenroom.sources.on_demand import DeviceReaders, OnDemandSource
 from greenroom.sources.video import AudioFeed
 
 
@@ -216,7 +216,7 @@ def camera(
                 click.echo(f"greenroom: sending to virtual camera {vcam.device}", err=True)
                 sinks.append(vcam)
                 if isinstance(frames, OnDemandSource):
-                    frames.readers = DeviceReaders(virtual_camera_path(vcam.device))
+                    frames.readers = DeviceReaders(vcam.device)
             if preview:
                 controls = LiveControls(processor, background_list,
                                         parse_color(chosen.color) if chosen.color else (0, 177, 64),

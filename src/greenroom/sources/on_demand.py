@@ -12,7 +12,6 @@ the virtual camera stay as they are: with no frames there is no work.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,11 +29,11 @@ class Readers(Protocol):
 class DeviceReaders:
     """How many other processes hold a device file open (Linux /proc)."""
 
-    def __init__(self, device: str | os.PathLike[str]) -> None:
-        if not Path("/proc/self/fd").is_dir():
+    def __init__(self, device: str | os.PathLike[str] | None) -> None:
+        if device is None or not Path("/proc/self/fd").is_dir():
             raise GreenroomError(
-                f"{device}: --on-demand watches the virtual camera's readers through /proc, "
-                "which only Linux has"
+                f"{device or 'virtual camera'}: --on-demand watches the device's readers "
+                "through /proc: it works with v4l2loopback on Linux only"
             )
         self.device = os.path.realpath(device)
         self._me = os.getpid()
@@ -149,12 +148,3 @@ class OnDemandSource:
     def close(self) -> None:
         self._closed.set()
         self._release()
-
-
-def virtual_camera_path(device: str | None) -> str:
-    """The device file a virtual camera writes to (v4l2loopback), for the reader watch."""
-    if not sys.platform.startswith("linux"):
-        raise GreenroomError("--on-demand works with v4l2loopback on Linux only")
-    if device is None:
-        raise GreenroomError("--on-demand needs to know the virtual camera device")
-    return device
