@@ -261,6 +261,9 @@ class PassThrough:
 
     _mask = np.zeros((1, 1), np.float32)
 
+    def prepare(self, frame: np.ndarray) -> np.ndarray:
+        return frame
+
     def segment(self, frame: np.ndarray) -> np.ndarray:
         return self._mask
 
