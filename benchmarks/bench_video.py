@@ -311,6 +311,9 @@ class NaiveSelfie:
         mask = self._interpreter.get_tensor(self._output)[0, :, :, 0]
         return SimpleNamespace(segmentation_mask=cv2.resize(mask, (rgb.shape[1], rgb.shape[0])))
 
+    def close(self) -> None:
+        self._interpreter = None
+
 
 def naive_model() -> NaiveSelfie:
     return NaiveSelfie()
