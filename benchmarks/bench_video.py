@@ -49,15 +49,17 @@ import numpy as np  # noqa: E402
 
 from greenroom.cli.options import effect_from_options  # noqa: E402
 from greenroom.compositing import DEFAULT_BLUR, cover_resize  # noqa: E402
-from greenroom.frames import FrameItem  # noqa: E402
+from greenroom.frames import Frame  # noqa: E402
+from greenroom.jobs import live as live_job  # noqa: E402
+from greenroom.jobs.convert import convert_video  # noqa: E402
 from greenroom.pipeline import Processor  # noqa: E402
 from greenroom.pipeline.allocator import tune_allocator  # noqa: E402
 from greenroom.pipeline.stats import PipelineStats  # noqa: E402
 from greenroom.pipeline.stream import StreamPipeline  # noqa: E402
-from greenroom.pipeline.video import convert_video  # noqa: E402
 from greenroom.samples import astronaut  # noqa: E402
 from greenroom.sinks.virtualcam import VirtualCameraSink  # noqa: E402
 from greenroom.sources.live_file import LiveFileSource  # noqa: E402
+from greenroom.testing import FakeVirtualCamera, ListSink  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DAVIS = ROOT.parent / "shared" / "data" / "davis-dance-twirl" / "images"
@@ -270,14 +272,15 @@ class PassThrough:
     def composite(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         return frame
 
+    def reset(self) -> None:
+        pass
+
 
 def run_convert(
-    processor: object, clip: Path, out: Path, preset: str = PRESET
+    processor: Processor | PassThrough, clip: Path, out: Path, preset: str = PRESET
 ) -> tuple[int, dict[str, float]]:
     """What `greenroom video clip.mp4 -o out.mp4 --blur` does, minus the progress bar."""
-    reset = getattr(processor, "reset", None)
-    if reset is not None:
-        reset()  # a new file: nothing carried over from the previous run
+    processor.reset()  # a new file: nothing carried over from the previous run
     result = convert_video(clip, out, processor, preset=preset)  # type: ignore[arg-type]
     stages = {name: series.mean_ms for name, series in result.stats.stages.items()}
     return result.stats.frames_out, stages
@@ -346,17 +349,10 @@ def run_naive(model, clip: Path, out: Path) -> tuple[int, dict[str, float]]:  # 
 # -- 5. live -------------------------------------------------------------------------------------
 
 
-class NullCamera:
-    """Stands in for pyvirtualcam.Camera: takes the frames, sends them nowhere."""
+class NullCamera(FakeVirtualCamera):
+    """Stands in for pyvirtualcam.Camera: checks the frames, keeps none, sends them nowhere."""
 
-    def __init__(self, **kwargs: object) -> None:
-        self.device = "null"
-
-    def send(self, frame: np.ndarray) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+    keep_frames = False
 
 
 @dataclass
@@ -385,25 +381,14 @@ class LiveResult:
 def run_live(processor: Processor, clip: Path, seconds: float) -> LiveResult:
     """`greenroom camera --source clip --loop --realtime` into a null virtual camera.
 
-    Built like the command builds it (LiveFileSource, StreamPipeline(live=True), the virtual
-    camera sink, stop from the output callback); then the source alone, paced the same way for
-    as long, to know what the decoder that stands in for a camera costs.
+    Run by the command's own live job (`jobs.live.run_live`, the duration on its timer); then
+    the source alone, paced the same way for as long, to know what the decoder that stands in
+    for a camera costs.
     """
     source = LiveFileSource(clip, loop=True, realtime=True)
     sink = VirtualCameraSink(source.width, source.height, source.fps, camera_factory=NullCamera)
-    stop = threading.Event()
-    deadline = time.perf_counter() + seconds
-
-    def after_each(item: FrameItem, current: PipelineStats) -> None:
-        if time.perf_counter() >= deadline:
-            stop.set()
-
-    stats = PipelineStats()
-    pipeline = StreamPipeline(
-        processor, source, sink, live=True, stats=stats, stop=stop, on_output=after_each
-    )
     meter = Meter()
-    pipeline.run()
+    stats = live_job.run_live(source, [sink], processor, live_job.LiveLimits(duration=seconds))
     _, cpu, others = meter.read()
     faults = meter.page_faults()
     source.close()
@@ -443,14 +428,6 @@ class MemoryResult:
         return min(self.samples, key=lambda s: abs(s[0] - frames))[1]
 
 
-class NullSink:
-    def write(self, item: FrameItem) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def run_memory(processor: Processor, clip: Path, frames: int, every: int) -> MemoryResult:
     """The pipeline over `frames` frames of a looped clip, RSS sampled every `every` frames.
 
@@ -461,14 +438,15 @@ def run_memory(processor: Processor, clip: Path, frames: int, every: int) -> Mem
     stop = threading.Event()
     samples = [(0, rss_mb())]
 
-    def after_each(item: FrameItem, stats: PipelineStats) -> None:
+    def after_each(item: Frame, stats: PipelineStats) -> None:
         if stats.frames_out % every == 0:
             samples.append((stats.frames_out, rss_mb()))
         if stats.frames_out >= frames:
             stop.set()
 
     meter = Meter()
-    StreamPipeline(processor, source, NullSink(), live=False, stop=stop, on_output=after_each).run()
+    sink = ListSink(keep=False)
+    StreamPipeline(processor, source, sink, live=False, stop=stop, on_output=after_each).run()
     wall, _, others = meter.read()
     source.close()
     return MemoryResult(samples, wall, others)
@@ -929,7 +907,7 @@ generated with PyAV at the start of the run. Processors, as `greenroom video --b
 the models are loaded before timing). *CPU ms/frame* is `time.process_time()` of the whole
 process per frame, so it counts every thread: decoder, model, OpenCV, x264.
 
-- *greenroom `convert_video`*: `greenroom.pipeline.video.convert_video` with the processor the
+- *greenroom `convert_video`*: `greenroom.jobs.convert.convert_video` with the processor the
   CLI builds for `--blur`, x264 preset veryfast, default crf, audio remuxed: what
   `greenroom video IN -o OUT --blur` does, without the progress bar.
 - *floor*: `convert_video` with a processor that does nothing, i.e. VideoFileSource ->

@@ -15,6 +15,7 @@ import pytest
 import pyvirtualcam
 
 from greenroom.sources.video import VideoFileSource
+from greenroom.testing import FakeVirtualCamera
 from tests.cli import error_lines, interrupt_once_writing, no_temp_files, run
 from tests.clips import make_clip, read_video_pts
 
@@ -53,31 +54,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="module")
 def clip_seconds(clip) -> float:
     return float((clip.pts[-1] + 640) * clip.time_base)
-
-
-class FakeVirtualCamera:
-    """Mimics pyvirtualcam.Camera: records each frame and when it arrived; can be slow."""
-
-    instances: list[FakeVirtualCamera] = []
-    delay = 0.0
-
-    def __init__(self, width, height, fps, fmt=None, device=None, **kwargs):
-        self.width, self.height, self.fps, self.fmt = width, height, fps, fmt
-        self.device = device or "/dev/fake-video9"
-        self.sent: list[np.ndarray] = []
-        self.times: list[float] = []
-        self.closed = False
-        FakeVirtualCamera.instances.append(self)
-
-    def send(self, frame):
-        assert frame.shape == (self.height, self.width, 3) and frame.dtype == np.uint8
-        self.times.append(time.perf_counter())
-        self.sent.append(frame.copy())
-        if self.delay:
-            time.sleep(self.delay)
-
-    def close(self):
-        self.closed = True
 
 
 @pytest.fixture()

@@ -8,12 +8,13 @@ import pytest
 
 from greenroom.compositing import Blur, ColorBackground, ImageBackground, MaskOnly, Passthrough
 from greenroom.errors import InputError, OutputError
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.pipeline import Processor
 from greenroom.pipeline.controls import LiveControls
 from greenroom.samples import sample_path
 from greenroom.sinks.virtualcam import VirtualCameraSink
 from greenroom.sources.camera import CameraSettings, CameraSource
+from greenroom.testing import FakeVirtualCamera
 
 
 class FakeCapture:
@@ -102,27 +103,11 @@ def test_camera_source_reads_a_real_video_path_through_opencv(tmp_path, astronau
     assert np.abs(items[0].image.astype(int) - astronaut_rgb).mean() < 6
 
 
-class FakeVirtualCamera:
-    """Mimics pyvirtualcam.Camera's API; records what it was sent."""
-
-    def __init__(self, width, height, fps, fmt, device=None):
-        self.width, self.height, self.fps, self.device = width, height, fps, device or "/dev/fake"
-        self.sent: list[np.ndarray] = []
-        self.closed = False
-
-    def send(self, frame):
-        assert frame.shape == (self.height, self.width, 3) and frame.dtype == np.uint8
-        self.sent.append(frame)
-
-    def close(self):
-        self.closed = True
-
-
 def test_virtual_camera_gets_rgb_for_every_effect_kind(astronaut_rgb):
     sink = VirtualCameraSink(512, 512, 30, camera_factory=FakeVirtualCamera)
     rgba = np.dstack([astronaut_rgb, np.full((512, 512), 255, np.uint8)])
     for output in [astronaut_rgb, rgba, np.zeros((512, 512), np.uint8)]:
-        sink.write(FrameItem(0, astronaut_rgb, output=output))
+        sink.write(Frame(0, astronaut_rgb, output=output))
     camera = sink._camera
     np.testing.assert_array_equal(camera.sent[0], astronaut_rgb)
     np.testing.assert_array_equal(camera.sent[1], astronaut_rgb)
@@ -188,7 +173,7 @@ def test_live_file_source_turns_a_sideways_phone_clip_upright(tmp_path):
 def test_a_file_read_faster_than_real_time_records_at_its_own_pace(tmp_path):
     """`camera --source clip --no-realtime --record`: frames come as fast as they decode, but
     the recording keeps the file's timeline, looped without a jump."""
-    from greenroom.pipeline.recording import RecordingSink
+    from greenroom.sinks.recording import RecordingSink
     from greenroom.sources.live_file import LiveFileSource
     from tests.clips import make_clip, read_video_pts
 

@@ -13,7 +13,7 @@ from greenroom.cli.main import main
 from greenroom.compositing import ColorBackground
 from greenroom.evaluation import MetricAccumulator, iter_dataset_pairs, load_mask
 from greenroom.evaluation.runner import STAGES, evaluate, subset
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.matte import (
     GuidedRefiner,
     LookaheadCorrector,
@@ -25,6 +25,7 @@ from greenroom.pipeline import Processor
 from greenroom.pipeline.stream import StreamPipeline
 from greenroom.segmentation import load_segmenter, mask_to_frame
 from greenroom.sources.images import read_image
+from greenroom.testing import ListSink
 from tests.conftest import shared_path
 
 
@@ -148,18 +149,8 @@ def test_skipper_runs_the_model_when_the_person_moves(astronaut_rgb):
 
 
 def test_pipeline_lookahead_keeps_every_frame_in_order(astronaut_rgb):
-    class Collect:
-        def __init__(self):
-            self.items = []
-
-        def write(self, item):
-            self.items.append(item)
-
-        def close(self):
-            pass
-
-    sink = Collect()
-    frames = (FrameItem(i, astronaut_rgb, pts=i) for i in range(12))
+    sink = ListSink()
+    frames = (Frame(i, astronaut_rgb, pts=i) for i in range(12))
     with Processor(model="selfie-general", temporal=True) as processor:
         StreamPipeline(processor, frames, sink, lookahead=LookaheadCorrector()).run()
     assert [item.pts for item in sink.items] == list(range(12))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.sources.on_demand import DeviceReaders, OnDemandSource
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs Linux /proc")
@@ -32,7 +32,7 @@ class FakeCamera:
         index = 0
         while True:
             time.sleep(0.01)
-            yield FrameItem(index, np.zeros((6, 8, 3), np.uint8))
+            yield Frame(index, np.zeros((6, 8, 3), np.uint8))
             index += 1
 
     def close(self) -> None:

@@ -9,34 +9,18 @@ import numpy as np
 import pytest
 
 from greenroom.compositing import ColorBackground
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.pipeline import Processor
 from greenroom.pipeline.queues import Closed, FrameQueue
 from greenroom.pipeline.stream import StreamPipeline
-
-
-class ListSink:
-    """Collects what reaches the output; optionally slow, to model a slow encoder or device."""
-
-    def __init__(self, delay: float = 0.0) -> None:
-        self.items: list[FrameItem] = []
-        self.delay = delay
-        self.closed = False
-
-    def write(self, item: FrameItem) -> None:
-        if self.delay:
-            time.sleep(self.delay)
-        self.items.append(item)
-
-    def close(self) -> None:
-        self.closed = True
+from greenroom.testing import ListSink
 
 
 def frames(image: np.ndarray, count: int, interval: float = 0.0):
     for index in range(count):
         if interval:
             time.sleep(interval)
-        yield FrameItem(index, image, pts=index * 10)
+        yield Frame(index, image, pts=index * 10)
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +96,7 @@ def test_stop_event_ends_the_run_and_closes_the_sink(astronaut_rgb, processor):
     def endless():
         index = 0
         while True:
-            yield FrameItem(index, astronaut_rgb)
+            yield Frame(index, astronaut_rgb)
             index += 1
             if index == 10:
                 stop.set()
@@ -131,7 +115,7 @@ def test_stop_ends_the_run_while_the_source_is_stuck(astronaut_rgb, processor, l
 
     def stalls_after_three():
         for index in range(3):
-            yield FrameItem(index, astronaut_rgb)
+            yield Frame(index, astronaut_rgb)
         release.wait(30)  # a read that does not return
 
     pipeline = StreamPipeline(processor, stalls_after_three(), sink, live=live, stop=stop)
@@ -163,7 +147,7 @@ def test_an_error_in_a_stage_is_raised_and_the_sink_closed(astronaut_rgb, proces
 
 def test_an_error_in_the_source_is_raised(astronaut_rgb, processor):
     def failing():
-        yield FrameItem(0, astronaut_rgb)
+        yield Frame(0, astronaut_rgb)
         raise ValueError("clip.mp4: corrupt")
 
     sink = ListSink()

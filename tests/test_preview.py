@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from greenroom.compositing import Blur
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.pipeline.controls import HELP, KEYS, LiveControls
 from greenroom.pipeline.mirror import Mirror
 
@@ -14,10 +14,10 @@ class FakeProcessor:
     effect = Blur(10)
 
 
-def frame_items(count: int) -> list[FrameItem]:
+def frame_items(count: int) -> list[Frame]:
     image = np.zeros((4, 6, 3), np.uint8)
     image[:, 0] = 255  # the left column is white: mirrored, it is the right one
-    return [FrameItem(i, image.copy()) for i in range(count)]
+    return [Frame(i, image.copy()) for i in range(count)]
 
 
 def test_mirror_flips_left_to_right_and_toggles_live():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import stat
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from greenroom.errors import OutputError
+from greenroom.frames import Frame
 from greenroom.sinks.atomic import AtomicFile, atomic_path
 from greenroom.sinks.video import (
     PngSequenceSink,
@@ -57,7 +59,7 @@ def copy_video(src_path: Path, dst_path: Path, **sink_options) -> list:
         with VideoFileSink(dst_path, src.info, audio=feed, **sink_options) as sink:
             for frame in src:
                 frames.append(frame)
-                sink.write(frame.image, frame.pts, frame.duration)
+                sink.write(frame)
     return frames
 
 
@@ -174,7 +176,7 @@ def test_rotation_metadata_preserved(rotated_clip, tmp_path, ext):
     out = tmp_path / f"out{ext}"
     with VideoFileSource(rotated_clip.path) as src, VideoFileSink(out, src.info) as sink:
         for frame in src:
-            sink.write(frame.image, frame.pts)
+            sink.write(replace(frame, duration=None))
     with VideoFileSource(out) as back:
         assert back.info.rotation == 90
         assert back.info.display_matrix == VideoFileSource(rotated_clip.path).info.display_matrix
@@ -196,7 +198,7 @@ def test_long_clip_audio_is_streamed_not_buffered(tmp_path):
         with VideoFileSink(out, src.info, audio=feed) as sink:
             for frame in src:
                 longest_queue = max(longest_queue, len(feed))
-                sink.write(frame.image, frame.pts, frame.duration)
+                sink.write(frame)
     audio_packets = read_packets(clip.path, "audio")
     assert len(audio_packets) > 400
     assert longest_queue < 20  # under a second of AAC packets, not the whole track
@@ -220,8 +222,8 @@ def test_two_sinks_get_the_same_audio(clip, tmp_path):
         fa, fb = src.audio_feed(), src.audio_feed()
         with VideoFileSink(a, src.info, audio=fa) as sa, VideoFileSink(b, src.info, audio=fb) as sb:
             for frame in src:
-                sa.write(frame.image, frame.pts)
-                sb.write(frame.image, frame.pts)
+                sa.write(replace(frame, duration=None))
+                sb.write(replace(frame, duration=None))
     reference = [data for _, data in read_packets(clip.path, "audio")]
     assert [data for _, data in read_packets(a, "audio")] == reference
     assert [data for _, data in read_packets(b, "audio")] == reference
@@ -239,7 +241,7 @@ def test_audio_the_container_cannot_hold(clip, tmp_path):
         feed = src.audio_feed()
         with VideoFileSink(out, src.info, audio=feed, unsupported_audio="drop") as sink:
             for frame in src:
-                sink.write(frame.image, frame.pts)
+                sink.write(replace(frame, duration=None))
     with av.open(str(out)) as c:
         assert not c.streams.audio and len(c.streams.video) == 1
 
@@ -271,7 +273,7 @@ def test_vp9_webm_keeps_alpha(clip, tmp_path):
     out = tmp_path / "alpha.webm"
     with VideoFileSink(out, info) as sink:
         for i, img in enumerate(frames):
-            sink.write(img, clip.pts[i])
+            sink.write(Frame(i, img, pts=clip.pts[i]))
     with av.open(str(out)) as c:
         assert c.streams.video[0].metadata.get("alpha_mode") == "1"
     with VideoFileSource(out) as back:
@@ -291,7 +293,7 @@ def test_h264_refuses_rgba(clip, tmp_path):
     with VideoFileSource(clip.path) as src:
         sink = VideoFileSink(tmp_path / "x.mp4", src.info)
     with pytest.raises(OutputError, match="transparency"):
-        sink.write(rgba_frames(1)[0], 0)
+        sink.write(Frame(0, rgba_frames(1)[0], pts=0))
     assert not (tmp_path / "x.mp4").exists() and no_temp_files(tmp_path)
 
 
@@ -305,7 +307,7 @@ def test_png_sequence(clip, tmp_path, target):
     assert isinstance(sink, PngSequenceSink)
     with sink:
         for i, img in enumerate(frames):
-            sink.write(img, clip.pts[i])
+            sink.write(Frame(i, img, pts=clip.pts[i]))
     files = sorted((tmp_path / "seq").glob("*.png"))
     assert len(files) == 5 and no_temp_files(tmp_path / "seq")
     from PIL import Image
@@ -320,7 +322,7 @@ def test_mask_video_matches_input_size_and_count(clip, tmp_path):
     with VideoFileSource(clip.path) as src, VideoFileSink(out, src.info) as sink:
         for frame in src:
             mask = (frame.image[..., 0] > 128).astype(np.float32)  # float mask in [0, 1]
-            sink.write(mask, frame.pts)
+            sink.write(replace(frame, duration=None, output=mask))
     with VideoFileSource(out) as back:
         assert (back.info.width, back.info.height) == (clip.width, clip.height)
         decoded = list(back)
@@ -452,7 +454,7 @@ def test_exception_mid_write_leaves_nothing_and_keeps_old_file(clip, tmp_path):
         VideoFileSink(out, src.info, audio=src.audio_feed()) as sink,
     ):
         for frame in src:
-            sink.write(frame.image, frame.pts)
+            sink.write(replace(frame, duration=None))
             if frame.index == 10:
                 raise RuntimeError("boom")
     assert out.read_bytes() == b"previous result"
@@ -477,7 +479,8 @@ def test_write_failure_is_a_clear_error(clip, tmp_path):
             resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, old_limit[1]))
             noise = np.random.default_rng(1)
             for frame in src:  # noise does not compress: the limit is hit quickly
-                sink.write(noise.integers(0, 256, frame.image.shape, np.uint8), frame.pts)
+                picture = noise.integers(0, 256, frame.image.shape, np.uint8)
+                sink.write(replace(frame, duration=None, output=picture))
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
         signal.signal(signal.SIGXFSZ, old_handler)
@@ -491,7 +494,7 @@ def test_close_after_partial_write_is_playable(clip, tmp_path):
     with VideoFileSource(clip.path) as src:
         sink = VideoFileSink(out, src.info, audio=src.audio_feed())
         for frame in src:
-            sink.write(frame.image, frame.pts)
+            sink.write(replace(frame, duration=None))
             if frame.index == 9:
                 break
         assert sink.close() == out
@@ -516,7 +519,7 @@ def test_keyboard_interrupt_finalizes_the_file(clip, tmp_path):
         VideoFileSink(out, src.info, audio=src.audio_feed()) as sink,
     ):
         for frame in src:
-            sink.write(frame.image, frame.pts)
+            sink.write(replace(frame, duration=None))
             if frame.index == 14:
                 raise KeyboardInterrupt
     assert len(decode_all(out)) == 15

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from greenroom.compositing import Blur, ColorBackground
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.pipeline import Processor
 from greenroom.pipeline.controls import LiveControls
+from greenroom.pipeline.preview import PreviewPanel
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.sinks.window import WindowSink, fit_size
 
@@ -22,15 +23,15 @@ def window(monkeypatch):
     monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
     processor = Processor(Blur(10), model="selfie-general")
     stop = threading.Event()
-    sink = WindowSink(LiveControls(processor), PipelineStats(), stop)
+    sink = WindowSink(PreviewPanel(LiveControls(processor), PipelineStats()), stop)
     yield sink, processor, stop
     sink.close()
 
 
-def frame(width: int = 640, height: int = 360) -> FrameItem:
+def frame(width: int = 640, height: int = 360) -> Frame:
     image = np.zeros((height, width, 3), np.uint8)
     image[:, :, 1] = 200  # a plain green frame: any text drawn on it shows
-    return FrameItem(0, image, output=image)
+    return Frame(0, image, output=image)
 
 
 def press(text: str, key: int = 0) -> None:
@@ -65,17 +66,17 @@ def test_keys_reach_the_controls_and_h_lists_the_hotkeys(window):
     press("h")
     sink.write(frame())  # events are handled after the frame is shown
     assert isinstance(processor.effect, ColorBackground)
-    assert sink.controls.help
+    assert sink.panel.controls.help
     sink.write(frame())
     with_help = pygame.surfarray.array3d(pygame.display.get_surface())
     changed = np.any(with_help != plain, axis=-1)
     assert changed[:, : plain.shape[1] // 2].mean() > 0.05  # text over the top half
     assert not changed[:, -10:].any()  # the bottom rows are still the frame
-    assert any("quit" in line for line in sink.controls.help_lines())
+    assert any("quit" in line for line in sink.panel.controls.help_lines())
     press("h")
     press("q")
     sink.write(frame())
-    assert not sink.controls.help
+    assert not sink.panel.controls.help
     assert stop.is_set()
 
 

@@ -20,10 +20,10 @@ from greenroom.cli.options import (
     make_enhancer,
 )
 from greenroom.cli.signals import stop_on_signals
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
+from greenroom.jobs.convert import convert_video
 from greenroom.matte import MatteAdjust
 from greenroom.pipeline.stats import PipelineStats, plural
-from greenroom.pipeline.video import convert_video
 from greenroom.sinks.video import is_sequence_path, sequence_layout
 from greenroom.sources.video import VideoInfo
 
@@ -84,7 +84,7 @@ def video(
             bar = tqdm(total=info.frame_count or None, unit="frame", file=sys.stderr,
                        dynamic_ncols=True, disable=None)
 
-    def advance(item: FrameItem, stats: PipelineStats) -> None:
+    def advance(item: Frame, stats: PipelineStats) -> None:
         if bar is not None:
             bar.update(1)
 

@@ -58,6 +58,9 @@ class Effect(ABC):
     def reset(self) -> None:  # noqa: B027 - a no-op default, overridden by effects with state
         """Forget what was carried from frame to frame (a new file); most effects carry nothing."""
 
+    def close(self) -> None:  # noqa: B027 - a no-op default, overridden by effects with files
+        """Release what the effect holds open (a video background's file); most hold nothing."""
+
 
 class BackgroundEffect(Effect):
     """An effect that puts the person over a new background.

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from greenroom.compositing.effects import BackgroundEffect, cover_resize
-from greenroom.sources.video import VideoFileSource, VideoFrame
+from greenroom.frames import Frame
+from greenroom.sources.video import VideoFileSource
 
 #: File endings taken as a video (not a picture) when given as a background.
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".mpg", ".mpeg", ".ts")
@@ -28,7 +29,7 @@ class VideoBackground(BackgroundEffect):
         self.light_wrap = light_wrap
         self.path = Path(path)
         self._source = VideoFileSource(self.path)
-        self._frames: Iterator[VideoFrame] = iter(self._source)
+        self._frames: Iterator[Frame] = iter(self._source)
         self.loops = 0
 
     def _next_image(self) -> np.ndarray:

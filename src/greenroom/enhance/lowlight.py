@@ -21,7 +21,7 @@ import numpy as np
 
 from greenroom.aux_models import AUX_MODELS
 from greenroom.errors import GreenroomError
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 
 #: How each enhancer's output is read: divide by this to get [0, 1]; HxWx3 instead of 1x3xHxW.
 OUTPUT_LAYOUT: dict[str, tuple[float, bool]] = {
@@ -117,7 +117,7 @@ class LowLightEnhancer:
         full = cv2.resize(fixed, (frame.shape[1], frame.shape[0]), interpolation=cv2.INTER_LINEAR)
         return cv2.multiply(frame, cv2.merge([full, full, full]), scale=1.0 / self.FIXED_ONE)
 
-    def frames(self, source: Iterable[FrameItem]) -> Iterator[FrameItem]:
+    def frames(self, source: Iterable[Frame]) -> Iterator[Frame]:
         """`source`'s frames, each brightened (the model sees the brightened picture too)."""
         for item in source:
             item.image = self.apply(item.image)

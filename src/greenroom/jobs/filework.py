@@ -59,7 +59,7 @@ def processor_for(settings: JobSettings, kind: str) -> Processor:
 
 
 def _video(task: Task, settings: JobSettings, source: str, target: str) -> int:
-    from greenroom.pipeline.video import convert_video
+    from greenroom.jobs.convert import convert_video
 
     result = convert_video(
         source, target, processor_for(settings, "video"), crf=settings.crf,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 
 import cv2
 
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 
 
 class Mirror:
@@ -25,7 +25,7 @@ class Mirror:
         self.enabled = not self.enabled
         return self.enabled
 
-    def frames(self, source: Iterable[FrameItem]) -> Iterator[FrameItem]:
+    def frames(self, source: Iterable[Frame]) -> Iterator[Frame]:
         """`source`'s frames, each flipped while mirroring is on."""
         for item in source:
             if self.enabled:

@@ -177,9 +177,7 @@ class Processor:
 
     def close(self) -> None:
         self.segmenter.close()
-        close_effect = getattr(self.effect, "close", None)
-        if close_effect is not None:  # effects holding a file, e.g. a video background
-            close_effect()
+        self.effect.close()  # an effect holding a file, e.g. a video background
 
     def __enter__(self) -> Processor:
         return self

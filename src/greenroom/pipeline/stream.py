@@ -15,21 +15,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
 
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame, Sink
 from greenroom.matte import LookaheadCorrector
 from greenroom.pipeline.processor import Processor
 from greenroom.pipeline.queues import Closed, FrameQueue
 from greenroom.pipeline.stats import PipelineStats
-
-
-class Sink(Protocol):
-    """Where processed frames go: a file, a virtual camera, a window, a test list."""
-
-    def write(self, item: FrameItem) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class StreamPipeline:
@@ -38,14 +29,14 @@ class StreamPipeline:
     def __init__(
         self,
         processor: Processor,
-        frames: Iterable[FrameItem],
+        frames: Iterable[Frame],
         sink: Sink,
         *,
         live: bool = False,
         queue_size: int | None = None,
         stats: PipelineStats | None = None,
         stop: threading.Event | None = None,
-        on_output: Callable[[FrameItem, PipelineStats], None] | None = None,
+        on_output: Callable[[Frame, PipelineStats], None] | None = None,
         lookahead: LookaheadCorrector | None = None,
     ) -> None:
         self.processor = processor
@@ -57,11 +48,11 @@ class StreamPipeline:
         self.on_output = on_output
         # MODNet-style one-frame look-ahead: frames leave segmentation one frame late.
         self.lookahead = lookahead
-        self._held: list[FrameItem] = []
+        self._held: list[Frame] = []
         # Live: one slot per queue, the freshest frame. Files: a little slack to absorb jitter.
         size = queue_size or (1 if live else 4)
         self.queues = {
-            name: FrameQueue[FrameItem](size, drop_oldest=live)
+            name: FrameQueue[Frame](size, drop_oldest=live)
             for name in ("captured", "segmented", "composited")
         }
         self._errors: list[BaseException] = []
@@ -102,8 +93,8 @@ class StreamPipeline:
         name: str,
         source: str,
         target: str,
-        work: Callable[[FrameItem], list[FrameItem]],
-        flush: Callable[[], list[FrameItem]] | None = None,
+        work: Callable[[Frame], list[Frame]],
+        flush: Callable[[], list[Frame]] | None = None,
     ) -> None:
         """Take items from `source`, let `work` turn each into items to pass on to `target`.
 
@@ -130,7 +121,7 @@ class StreamPipeline:
         finally:
             out.close()
 
-    def _segment(self, item: FrameItem) -> list[FrameItem]:
+    def _segment(self, item: Frame) -> list[Frame]:
         item.image = self.processor.prepare(item.image)  # e.g. brightened: the effect uses it too
         item.mask = self.processor.segment(item.image)
         if self.lookahead is None:
@@ -143,14 +134,14 @@ class StreamPipeline:
         ready.mask = corrected
         return [ready]
 
-    def _flush_lookahead(self) -> list[FrameItem]:
+    def _flush_lookahead(self) -> list[Frame]:
         if self.lookahead is None or not self._held:
             return []
         ready = self._held.pop(0)
         ready.mask = self.lookahead.flush()
         return [ready]
 
-    def _composite(self, item: FrameItem) -> list[FrameItem]:
+    def _composite(self, item: Frame) -> list[Frame]:
         assert item.mask is not None
         item.output = self.processor.composite(item.image, item.mask)
         return [item]
@@ -210,13 +201,12 @@ class StreamPipeline:
         """Finalize the output; after a real failure, discard it if the sink can.
 
         A stop or Ctrl-C is not a failure: what was written is kept and made playable. A
-        crash or a full disk is: a sink with `abort()` then removes its partial file.
+        crash or a full disk is: the sink's `abort()` then removes a partial file.
         """
         failed = any(not isinstance(e, KeyboardInterrupt) for e in self._errors)
-        abort = getattr(self.sink, "abort", None)
         try:
-            if failed and abort is not None:
-                abort()
+            if failed:
+                self.sink.abort()
             else:
                 self.sink.close()
         except BaseException as error:

@@ -1,13 +1,14 @@
 """Write processed frames to video files (or PNG sequences), keeping the input's timing and audio.
 
-The counterpart of `greenroom.sources.video`: a sink takes frames one at a time, with the pts
-each frame had in the input, so one convert loop serves every source/sink pair::
+The counterpart of `greenroom.sources.video`: a sink takes the source's `Frame`s one at a time,
+with the pts each had in the input, so one convert loop serves every source/sink pair::
 
     with VideoFileSource("in.mp4") as src:
         feed = src.audio_feed()
         with VideoFileSink("out.mp4", src.info, audio=feed) as sink:
             for frame in src:
-                sink.write(process(frame.image), frame.pts, frame.duration)
+                frame.output = process(frame.image)
+                sink.write(frame)
 
 What is kept, and how:
 
@@ -65,6 +66,7 @@ import cv2
 import numpy as np
 
 from greenroom.errors import OutputError
+from greenroom.frames import Frame, Sink
 from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error, remove_stale_temps
 from greenroom.sinks.audio import OpusTranscoder
 from greenroom.sources.video import AudioFeed, VideoInfo
@@ -133,7 +135,7 @@ def video_frame(image: np.ndarray, pix_fmt: str | None) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(image, format=_NDARRAY_FORMAT[channels])
 
 
-class VideoFileSink:
+class VideoFileSink(Sink):
     """Encode frames into a video file with the input's timing, rotation and audio.
 
     `info` is the source's `VideoInfo` (time base, frame rate, rotation). `audio` is a feed from
@@ -308,18 +310,20 @@ class VideoFileSink:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def write(self, image: np.ndarray, pts: int | None = None, duration: int | None = None) -> None:
-        """Encode one frame shown at `pts` (in `info.time_base`, as the source gave it).
+    def write(self, frame: Frame) -> None:
+        """Encode `frame.picture` shown at `frame.pts`.
 
-        `image` is HxWx3 RGB, HxWx4 RGBA (WebM only) or HxW gray, uint8 or float in [0, 1].
-        `pts=None` places the frame one frame after the previous one. Timestamps must increase;
-        a repeated or earlier one is moved one tick after the previous frame. `duration` (the
-        source frame's, optional) matters only for the last frame, whose length MP4 stores; by
-        default it is the gap before the previous frame.
+        The picture is HxWx3 RGB, HxWx4 RGBA (WebM only) or HxW gray, uint8 or float in [0, 1].
+        Timestamps count in the frame's `time_base` (rescaled when it differs from the
+        `info.time_base` the file is written in); `pts=None` places the frame one frame after
+        the previous one. Timestamps must increase; a repeated or earlier one is moved one tick
+        after the previous frame. `duration` (the source frame's, optional) matters only for the
+        last frame, whose length MP4 stores; by default it is the gap before the previous frame.
         """
         if self._closed:
             raise RuntimeError(f"{self.path}: write() after close()")
-        image = _as_uint8(image)
+        pts, duration = self._in_file_time(frame)
+        image = _as_uint8(frame.picture)
         channels = _channels(image)
         if self._shape is None:
             self._guard(self._open_video, channels, image.shape[0], image.shape[1])
@@ -344,14 +348,26 @@ class VideoFileSink:
         self._last_pts = pts
         self._end_pts = pts + int(duration)
 
-        frame = video_frame(image, self._video.pix_fmt if self._video is not None else None)
-        frame.pts = pts
-        frame.time_base = self.info.time_base
+        encoded = video_frame(image, self._video.pix_fmt if self._video is not None else None)
+        encoded.pts = pts
+        encoded.time_base = self.info.time_base
         # libx264/libvpx do not carry frame durations to their packets, but MP4 stores the
         # last frame's length from its packet: remember it by pts and set it on the packet.
         self._durations[pts] = int(duration)
-        self._guard(self._encode, frame)
+        self._guard(self._encode, encoded)
         self.frames_written += 1
+
+    def _in_file_time(self, frame: Frame) -> tuple[int | None, int | None]:
+        """The frame's pts and duration in the file's time base."""
+        pts, duration = frame.pts, frame.duration
+        own = frame.time_base
+        if own is None or own == self.info.time_base:
+            return pts, duration
+        scale = own / self.info.time_base
+        return (
+            None if pts is None else round(pts * scale),
+            None if duration is None else round(duration * scale),
+        )
 
     def _encode(self, frame: av.VideoFrame | None) -> None:
         assert self._video is not None
@@ -433,6 +449,11 @@ class VideoFileSink:
             raise OutputError(self.path, f"cannot write: {_describe(e)}") from e
         return self._result
 
+    @property
+    def written(self) -> Path | None:
+        """The finished file once `close()` has made it, else None."""
+        return self._result
+
     def _finish(self) -> None:
         assert self._video is not None
         self._mux_video(self._video.encode(None))
@@ -483,7 +504,7 @@ def sequence_layout(path: str | PathLike[str]) -> tuple[Path, str]:
     return (p.parent, p.name) if "%" in p.name else (p, "%05d.png")
 
 
-class PngSequenceSink:
+class PngSequenceSink(Sink):
     """Write frames as numbered PNG files (RGB, RGBA or gray), each one atomically.
 
     `path` is a folder (files are named `%05d.png`) or a pattern like `out/frame_%05d.png`. The
@@ -526,11 +547,11 @@ class PngSequenceSink:
             raise OutputError(folder, "cannot write here: permission denied")
         remove_stale_temps(folder)
 
-    def write(self, image: np.ndarray, pts: int | None = None) -> None:
-        """Write the next numbered PNG. `pts` is ignored (PNG has no timestamps)."""
+    def write(self, frame: Frame) -> None:
+        """Write `frame.picture` as the next numbered PNG (PNG has no timestamps)."""
         if self._closed:
             raise RuntimeError(f"{self.path}: write() after close()")
-        image = _as_uint8(image)
+        image = _as_uint8(frame.picture)
         channels = _channels(image)
         if channels == 3:
             image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -551,6 +572,11 @@ class PngSequenceSink:
     def close(self) -> Path | None:
         """Nothing to finalize (each file is complete when written); returns the folder."""
         self._closed = True
+        return self.written
+
+    @property
+    def written(self) -> Path | None:
+        """The folder, once a PNG is in it."""
         return self.folder if self.frames_written else None
 
     def abort(self) -> None:

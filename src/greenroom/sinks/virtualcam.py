@@ -12,7 +12,7 @@ from typing import Any
 
 from greenroom.errors import OutputError
 from greenroom.extras import require_extra
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame, Sink
 from greenroom.sinks.frames import to_rgb
 
 V4L2LOOPBACK_HINT = (
@@ -27,7 +27,7 @@ def virtual_camera_hint() -> str:
     return V4L2LOOPBACK_HINT if sys.platform.startswith("linux") else OBS_HINT
 
 
-class VirtualCameraSink:
+class VirtualCameraSink(Sink):
     """Send processed frames to a virtual camera device."""
 
     def __init__(
@@ -56,9 +56,8 @@ class VirtualCameraSink:
         self.device = getattr(self._camera, "device", device)
         self.frames = 0
 
-    def write(self, item: FrameItem) -> None:
-        assert item.output is not None
-        self._camera.send(to_rgb(item.output))
+    def write(self, frame: Frame) -> None:
+        self._camera.send(to_rgb(frame.picture))
         self.frames += 1
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""The preview window, with hotkeys (see `pipeline.controls`).
+"""The preview window, with hotkeys (see `pipeline.controls` and `pipeline.preview`).
 
 The window is SDL2 through pygame (the `camera` extra), not OpenCV's HighGUI: the core installs the
 headless OpenCV so that an environment never holds two OpenCV distributions, and SDL gives a plain
@@ -14,18 +14,15 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
 from greenroom.errors import OutputError
 from greenroom.extras import require_extra
-from greenroom.frames import FrameItem
-from greenroom.pipeline.controls import LiveControls
-from greenroom.pipeline.stats import PipelineStats
+from greenroom.frames import Frame, Sink
 from greenroom.sinks.frames import to_rgb
-from greenroom.sinks.overlay import stats_text
 
 #: Share of the screen the window may take when it opens.
 SCREEN_SHARE = 0.85
@@ -50,8 +47,20 @@ def fit_size(frame: tuple[int, int], screen: tuple[int, int] | None) -> tuple[in
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-class WindowSink:
-    """Show processed frames; keys go to `controls`; closing the window or `q` sets `stop`.
+class Panel(Protocol):
+    """What the window shows over the picture and does with keys (`pipeline.preview`)."""
+
+    def handle_key(self, key: int) -> bool:
+        """Act on one key; False when it asks to quit."""
+        ...
+
+    def lines(self) -> list[str]:
+        """Text to draw over the picture, top left (none: the bare picture)."""
+        ...
+
+
+class WindowSink(Sink):
+    """Show processed frames; keys go to `panel`; closing the window or `q` sets `stop`.
 
     All SDL calls happen in the thread that writes frames: the window is created on the first
     frame, when its size is known, and events are polled after each frame.
@@ -59,16 +68,14 @@ class WindowSink:
 
     def __init__(
         self,
-        controls: LiveControls,
-        stats: PipelineStats,
+        panel: Panel,
         stop: threading.Event,
         title: str = "greenroom",
     ) -> None:
         require_extra("camera", "the preview window", ("pygame",))
         if not display_available():
             raise OutputError("preview window", "no display ($DISPLAY is not set); drop --preview")
-        self.controls = controls
-        self.stats = stats
+        self.panel = panel
         self.stop = stop
         self.title = title
         self._pygame: Any = None
@@ -91,15 +98,6 @@ class WindowSink:
         if size not in self._fonts:
             self._fonts[size] = self._pygame.font.Font(None, size)  # pygame's bundled font
         return self._fonts[size]
-
-    def _lines(self) -> list[str]:
-        help_lines = self.controls.help_lines()  # `h` toggles it in the controls
-        if help_lines:
-            return ["hotkeys (h hides this)", *help_lines]
-        lines = stats_text(self.stats) if self.controls.overlay else []
-        if self.controls.message:
-            lines.append(self.controls.message)
-        return lines
 
     def _draw_text(self, lines: list[str]) -> None:
         """White text on a translucent dark band, its size a fixed share of the window height."""
@@ -125,14 +123,13 @@ class WindowSink:
                 self.handle_key(event.unicode, event.key == pygame.K_ESCAPE)
 
     def handle_key(self, text: str, escape: bool = False) -> None:
-        """One key press, as typed (so layouts and shift work): the live controls act on it."""
-        quit_asked = len(text) == 1 and not self.controls.handle_key(ord(text))
+        """One key press, as typed (so layouts and shift work): the panel acts on it."""
+        quit_asked = len(text) == 1 and not self.panel.handle_key(ord(text))
         if escape or quit_asked:
             self.stop.set()
 
-    def write(self, item: FrameItem) -> None:
-        assert item.output is not None
-        image = to_rgb(item.output)
+    def write(self, frame: Frame) -> None:
+        image = to_rgb(frame.picture)
         if self._screen is None:
             self._open((image.shape[1], image.shape[0]))
         size = self._screen.get_size()
@@ -141,7 +138,7 @@ class WindowSink:
         image = np.ascontiguousarray(image)
         surface = self._pygame.image.frombuffer(image.data, size, "RGB")
         self._screen.blit(surface, (0, 0))
-        lines = self._lines()
+        lines = self.panel.lines()
         if lines:
             self._draw_text(lines)
         self._pygame.display.flip()

@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 
 from greenroom.errors import InputError
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.sources.images import MAX_PIXELS
 
 Opener = Callable[..., Any]
@@ -67,7 +67,7 @@ def quiet_opencv_log() -> Iterator[None]:
 
 
 class CameraSource:
-    """Iterate RGB frames from a camera as `FrameItem`s, reopening it if it drops out."""
+    """Iterate RGB frames from a camera as `Frame`s, reopening it if it drops out."""
 
     def __init__(self, settings: CameraSettings, opener: Opener = cv2.VideoCapture) -> None:
         self.settings = settings
@@ -119,7 +119,7 @@ class CameraSource:
                 time.sleep(0.25)
         return False
 
-    def __iter__(self) -> Iterator[FrameItem]:
+    def __iter__(self) -> Iterator[Frame]:
         index = 0
         try:
             while True:
@@ -135,7 +135,7 @@ class CameraSource:
                     )
                     return
                 captured = time.perf_counter()
-                yield FrameItem(index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), captured=captured)
+                yield Frame(index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), captured=captured)
                 index += 1
         finally:
             self.close()

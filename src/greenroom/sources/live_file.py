@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.sources.video import AudioFeed, VideoFileSource
 
 #: Counter-clockwise display rotation (VideoInfo.rotation) -> the pixel rotation that shows it.
@@ -30,7 +30,7 @@ UPRIGHT = {
 
 
 class LiveFileSource:
-    """Yield a video file's frames as live `FrameItem`s stamped with their arrival time.
+    """Yield a video file's frames as live `Frame`s stamped with their arrival time.
 
     With `realtime`, each frame is released at its presentation time (a 30 fps file gives 30
     frames a second), as a camera would; without it, as fast as they decode. With `loop`, the
@@ -38,7 +38,7 @@ class LiveFileSource:
     sideways with rotation metadata is turned upright, since a camera stream carries no such
     metadata: what the virtual camera shows is what a player would show.
 
-    Each item's `pts` is its place on that timeline in milliseconds (`TIME_BASE`), so a
+    Each frame's `pts` is its place on that timeline in milliseconds (`TIME_BASE`), so a
     recording keeps the file's timing even when frames come faster than real time.
     """
 
@@ -48,6 +48,7 @@ class LiveFileSource:
         self.path = Path(path)
         self.loop = loop
         self.realtime = realtime
+        self.lost: str | None = None  # a file ends, it is never lost (as `CameraSource.lost`)
         self._first = VideoFileSource(self.path)  # opened now: a bad file fails before any work
         self.info = self._first.info
         self._rotate = UPRIGHT.get(self.info.rotation)
@@ -59,7 +60,7 @@ class LiveFileSource:
         self.skipped = 0
         self._audio: LiveAudioFeed | None = None
 
-    def __iter__(self) -> Iterator[FrameItem]:
+    def __iter__(self) -> Iterator[Frame]:
         index = 0
         offset = 0.0  # seconds of timeline played by earlier loops
         started = time.perf_counter()
@@ -83,8 +84,8 @@ class LiveFileSource:
                     end = at + 1.0 / self.fps
                     if self._audio is not None:
                         self._audio.played_to(end)
-                    yield FrameItem(index, self._upright(frame.image), pts=round(at * 1000),
-                                    captured=time.perf_counter())
+                    yield Frame(index, self._upright(frame.image), pts=round(at / self.TIME_BASE),
+                                time_base=self.TIME_BASE, captured=time.perf_counter())
                     index += 1
                 self.skipped += source.skipped
                 source.close()

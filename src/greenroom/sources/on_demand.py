@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from greenroom.errors import GreenroomError
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 
 
 class Readers(Protocol):
@@ -115,7 +115,7 @@ class OnDemandSource:
             self._closed.wait(self.poll_seconds)
         return False
 
-    def __iter__(self) -> Iterator[FrameItem]:
+    def __iter__(self) -> Iterator[Frame]:
         index = 0
         if self._count() == 0:
             self._release()  # nobody is watching yet: camera off until someone is
@@ -140,7 +140,7 @@ class OnDemandSource:
                 if self._closed.is_set():
                     break
             else:
-                self.lost = getattr(self._camera, "lost", None)
+                self.lost = self._camera.lost
                 self._release()
                 return  # the camera itself ended
             self._release()

@@ -30,7 +30,7 @@ import struct
 import warnings
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from os import PathLike
 from pathlib import Path
@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from greenroom.errors import InputError
+from greenroom.frames import Frame
 from greenroom.sources.images import MAX_PIXELS
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,6 @@ __all__ = [
     "VideoError",
     "VideoFileNotFoundError",
     "VideoFileSource",
-    "VideoFrame",
     "VideoInfo",
 ]
 
@@ -115,23 +115,6 @@ class VideoInfo:
         return self.width, self.height
 
 
-@dataclass
-class VideoFrame:
-    """One decoded frame: RGB pixels plus the timestamp it had in the file."""
-
-    image: np.ndarray  # HxWx3 uint8 RGB, C-contiguous
-    pts: int  # in `time_base` units, as in the input stream
-    time_base: Fraction
-    index: int  # 0-based position in decode (presentation) order
-    alpha: np.ndarray | None = field(default=None, repr=False)  # HxW uint8 when the input has it
-    duration: int | None = None  # in `time_base` units, when the container says
-
-    @property
-    def time(self) -> float:
-        """Presentation time in seconds."""
-        return float(self.pts * self.time_base)
-
-
 class AudioFeed:
     """The audio packets of one source, queued for one sink to remux unchanged.
 
@@ -162,6 +145,13 @@ class AudioFeed:
 
     def __len__(self) -> int:
         return len(self._packets)
+
+    def start_at(self, t0: float) -> None:  # noqa: B027 - a no-op default
+        """Where a recording's first frame was captured (`time.perf_counter()`): a live feed
+        (a microphone) lines its sound up with it; a file's sound has its own timeline."""
+
+    def close(self) -> None:  # noqa: B027 - a no-op default; a microphone releases its device
+        """Release what the feed holds; its packets are in memory already."""
 
 
 def _copy_packet(packet: av.Packet) -> av.Packet:
@@ -220,7 +210,7 @@ class VideoFileSource:
 
     Opening reads up to the first decodable frame, so a file that cannot be used fails here,
     before any output is created, with a one-line `VideoError`. Iterate once; each item is a
-    `VideoFrame`. Use as a context manager (or call `close()`) to release the file.
+    `Frame`. Use as a context manager (or call `close()`) to release the file.
     """
 
     def __init__(self, path: str | PathLike[str]) -> None:
@@ -347,7 +337,7 @@ class VideoFileSource:
         stream.thread_type = "AUTO"
         return stream.codec_context
 
-    def _make_info(self, first: VideoFrame) -> VideoInfo:
+    def _make_info(self, first: Frame) -> VideoInfo:
         stream, container = self._stream, self._container
         assert container is not None
         matrix = self._first_matrix
@@ -447,7 +437,7 @@ class VideoFileSource:
                     log.warning("%s: giving up after %d read errors", self.path, errors_in_a_row)
                     return
 
-    def _decode_all(self) -> Iterator[VideoFrame]:
+    def _decode_all(self) -> Iterator[Frame]:
         video_index = self._stream.index
         decode = self._decoder.decode
         for packet in self._packets():
@@ -477,7 +467,7 @@ class VideoFileSource:
         for frame in frames:
             yield self._convert(frame)
 
-    def _convert(self, frame: av.VideoFrame) -> VideoFrame:
+    def _convert(self, frame: av.VideoFrame) -> Frame:
         index = self._frames_out
         if index == 1:
             # Reading the first frame's side data (`_display_matrix`) ties that frame and its
@@ -506,16 +496,16 @@ class VideoFileSource:
         else:
             image = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
         duration = getattr(frame, "duration", None)  # AVFrame.duration: FFmpeg >= 6 / PyAV >= 12
-        return VideoFrame(
+        return Frame(
+            index=index,
             image=image,
             pts=int(pts),
             time_base=self._time_base,
-            index=index,
             alpha=alpha,
             duration=int(duration) if duration else None,
         )
 
-    def __iter__(self) -> Iterator[VideoFrame]:
+    def __iter__(self) -> Iterator[Frame]:
         if self._iterating:
             raise RuntimeError(f"{self.path}: a VideoFileSource can be iterated only once")
         self._iterating = True
@@ -524,7 +514,7 @@ class VideoFileSource:
         self._early_audio.clear()
         return self._iterate()
 
-    def _iterate(self) -> Iterator[VideoFrame]:
+    def _iterate(self) -> Iterator[Frame]:
         yield self._first
         yield from self._frames
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame, Sink
 from greenroom.sinks.video import VideoFileSink
 from greenroom.sources.video import AudioFeed, VideoInfo
 
@@ -32,11 +33,11 @@ def live_info(width: int, height: int, fps: float) -> VideoInfo:
     )
 
 
-class RecordingSink:
+class RecordingSink(Sink):
     """Write live frames to a file with their real capture times (variable frame rate).
 
-    Frames that carry a timeline of their own in milliseconds (`pts`, as a file played as the
-    camera does) are stamped with it instead, so a file run faster than real time
+    Frames that carry a timeline of their own (a file played as the camera does) are stamped
+    with it instead, so a file run faster than real time
     (`--no-realtime`) still records at its own pace.
 
     `audio` is the source's sound on that same timeline (`LiveFileSource.audio_feed()`), or a
@@ -55,28 +56,43 @@ class RecordingSink:
         audio: AudioFeed | None = None,
         **options: object,
     ):
-        self.sink = VideoFileSink(
-            path, live_info(width, height, fps), audio=audio,
-            unsupported_audio="transcode", **options,  # type: ignore[arg-type]
-        )
+        try:
+            self.sink = VideoFileSink(
+                path, live_info(width, height, fps), audio=audio,
+                unsupported_audio="transcode", **options,  # type: ignore[arg-type]
+            )
+        except BaseException:
+            if audio is not None:
+                audio.close()  # a microphone opened for this recording
+            raise
         self._audio = audio
         self._t0: float | None = None
         self.path: Path | None = None
 
-    def write(self, item: FrameItem) -> None:
-        assert item.output is not None
-        # Milliseconds either way: the media timeline when the frame has one, else the clock.
-        now = float(item.pts) / 1000 if item.pts is not None else item.captured
+    def write(self, frame: Frame) -> None:
+        # Seconds either way: the media timeline when the frame has one, else the clock.
+        media_time = frame.time
+        now = media_time if media_time is not None else frame.captured
         if self._t0 is None:
             # A file's timeline starts at 0 already; keep it so its sound lines up.
-            self._t0 = 0.0 if item.pts is not None and self._audio is not None else now
-            start_at = getattr(self._audio, "start_at", None)
-            if start_at is not None:  # a microphone: its clock is the capture clock
-                start_at(item.captured - (now - self._t0))
-        self.sink.write(item.output, round((now - self._t0) * 1000))
+            self._t0 = 0.0 if media_time is not None and self._audio is not None else now
+            if self._audio is not None:  # a microphone's clock is the capture clock
+                self._audio.start_at(frame.captured - (now - self._t0))
+        stamp = round((now - self._t0) / LIVE_TIME_BASE)
+        self.sink.write(replace(frame, pts=stamp, time_base=LIVE_TIME_BASE, duration=None))
 
-    def close(self) -> None:
-        self.path = self.sink.close()
+    def close(self) -> Path | None:
+        """Finish the file (the sound up to its end), then release the audio (a microphone)."""
+        try:
+            self.path = self.sink.close()
+        finally:
+            if self._audio is not None:
+                self._audio.close()
+        return self.path
 
     def abort(self) -> None:
-        self.sink.abort()
+        try:
+            self.sink.abort()
+        finally:
+            if self._audio is not None:
+                self._audio.close()

@@ -1,55 +1,26 @@
-"""`convert_video`: one loop for every video source and sink pair (after RVM's inference.py).
+"""`convert_video`: the file job, one loop for every video source and sink pair (after RVM's
+inference.py).
 
 The source (a `VideoFileSource`) and the sink (a video file, a PNG sequence) know nothing of
 the model; the `StreamPipeline` runs the processor between them with the stages overlapped, in
-file mode: nothing dropped, order and timestamps exact, audio remuxed by the sink.
+file mode: nothing dropped, order and timestamps exact, audio remuxed by the sink. `greenroom
+video`, the batch workers and the benchmarks all convert through here.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from greenroom.frames import FrameItem
+from greenroom.frames import Frame
 from greenroom.matte import LookaheadCorrector
 from greenroom.pipeline.processor import Processor
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.pipeline.stream import StreamPipeline
-from greenroom.sinks.video import (
-    AudioPolicy,
-    PngSequenceSink,
-    VideoFileSink,
-    is_sequence_path,
-    open_video_sink,
-)
+from greenroom.sinks.video import AudioPolicy, is_sequence_path, open_video_sink
 from greenroom.sources.video import VideoFileSource, VideoInfo
-
-
-class VideoSinkAdapter:
-    """Feeds pipeline items to a video sink with their input timestamps.
-
-    Closing finalizes the file (also after a stop: a stopped recording is playable); `abort`
-    is for failures, where a half-written file must not appear under the user's name.
-    """
-
-    def __init__(self, sink: VideoFileSink | PngSequenceSink) -> None:
-        self.sink = sink
-        self.path: Path | None = None
-
-    def write(self, item: FrameItem) -> None:
-        assert item.output is not None
-        if isinstance(self.sink, VideoFileSink):
-            self.sink.write(item.output, item.pts, item.extra.get("duration"))
-        else:
-            self.sink.write(item.output, item.pts)
-
-    def close(self) -> None:
-        self.path = self.sink.close()
-
-    def abort(self) -> None:
-        self.sink.abort()
 
 
 @dataclass
@@ -63,13 +34,6 @@ class ConvertResult:
     stopped: bool
 
 
-def frames_of(source: VideoFileSource) -> Iterator[FrameItem]:
-    for frame in source:
-        yield FrameItem(
-            frame.index, frame.image, pts=frame.pts, extra={"duration": frame.duration}
-        )
-
-
 def convert_video(
     input_path: str | Path,
     output_path: str | Path,
@@ -81,7 +45,7 @@ def convert_video(
     stop: threading.Event | None = None,
     lookahead: bool = True,
     on_start: Callable[[VideoInfo], None] | None = None,
-    on_output: Callable[[FrameItem, PipelineStats], None] | None = None,
+    on_output: Callable[[Frame, PipelineStats], None] | None = None,
 ) -> ConvertResult:
     """Apply `processor` to every frame of a video file and write the result with its audio.
 
@@ -99,10 +63,10 @@ def convert_video(
         if not is_sequence_path(output_path):
             options = {"crf": crf, "preset": preset, "unsupported_audio": unsupported_audio}
         audio = None if is_sequence_path(output_path) else source.audio_feed()
-        sink = VideoSinkAdapter(open_video_sink(output_path, source.info, audio=audio, **options))
+        sink = open_video_sink(output_path, source.info, audio=audio, **options)
         pipeline = StreamPipeline(
             processor,
-            frames_of(source),
+            source,
             sink,
             live=False,
             stop=stop,
@@ -110,4 +74,4 @@ def convert_video(
             lookahead=LookaheadCorrector() if lookahead else None,
         )
         stats = pipeline.run()
-        return ConvertResult(sink.path, source.info, stats, source.skipped, stop.is_set())
+        return ConvertResult(sink.written, source.info, stats, source.skipped, stop.is_set())
