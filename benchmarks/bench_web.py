@@ -49,22 +49,18 @@ import aiohttp
 import aiortc
 import cv2
 import numpy as np
-from aiohttp import web
 from aiortc import (
     RTCConfiguration,
     RTCPeerConnection,
-    RTCSessionDescription,
-    VideoStreamTrack,
 )
-from av import VideoFrame
 from PIL import Image
 
 from greenroom.pipeline.allocator import tune_allocator
 from greenroom.pipeline.stats import Series
 from greenroom.samples import astronaut
-from greenroom.web import create_app
 from greenroom.web.limits import Limits
 from greenroom.web.server import SERVER_KEY
+from greenroom.web.testing import Client, serving, start_server
 from greenroom.web.uploads import MAX_PIXELS
 
 SIZES = {"640x480": (640, 480), "1280x720": (1280, 720)}
@@ -81,67 +77,20 @@ def camera_frame(width: int, height: int) -> np.ndarray:
     return canvas
 
 
-class PhotoTrack(VideoStreamTrack):
-    def __init__(self, image: np.ndarray) -> None:
-        super().__init__()
-        self.image = image
+class Participant(Client):
+    """A web participant with the benchmark's effect, counting the frames it gets back."""
 
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        frame = VideoFrame.from_ndarray(self.image, format="rgb24")
-        frame.pts, frame.time_base = pts, time_base
-        return frame
-
-
-class Client:
-    def __init__(self, image: np.ndarray) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.pc.createDataChannel("control")
-        self.transceiver = self.pc.addTransceiver(PhotoTrack(image), direction="sendrecv")
-        self.received = 0
-        self.task: asyncio.Task[None] | None = None
-        self.session = ""
-        self.token = ""
-
-    async def connect(self, http: aiohttp.ClientSession, base: str) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        body = {"sdp": self.pc.localDescription.sdp, "type": "offer", "effect": EFFECT}
-        async with http.post(f"{base}/api/offer", json=body) as response:
-            answer = await response.json()
-            response.raise_for_status()
-        self.session, self.token = answer["session"], answer["token"]
-        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
-        self.task = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        track = self.transceiver.receiver.track
-        while True:
-            await track.recv()
-            self.received += 1
-
-    async def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        await self.pc.close()
-
-
-async def start_server(limits: Limits | None = None) -> tuple[web.AppRunner, str]:
-    app = create_app(limits=limits)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    async def connect(self, http: aiohttp.ClientSession, base: str, **body: object) -> None:
+        await super().connect(http, base, effect=EFFECT, **body)
+        self.count_frames()
 
 
 async def measure(size: str, clients: int, warmup: float, seconds: float) -> dict[str, float]:
     width, height = SIZES[size]
     image = camera_frame(width, height)
-    runner, base = await start_server()
-    server = runner.app[SERVER_KEY]
-    group = [Client(image) for _ in range(clients)]
-    try:
-        async with aiohttp.ClientSession() as http:
+    group = [Participant(image) for _ in range(clients)]
+    async with serving() as (base, server), aiohttp.ClientSession() as http:
+        try:
             for client in group:
                 await client.connect(http, base)
             await asyncio.sleep(warmup)
@@ -161,10 +110,9 @@ async def measure(size: str, clients: int, warmup: float, seconds: float) -> dic
             dropped = sum(t.dropped - n for t, n in zip(tracks, drops, strict=True))
             sizes = {(t.width, t.height) for t in tracks}
             assert sizes == {(width, height)}, sizes
-    finally:
-        for client in group:
-            await client.close()
-        await runner.cleanup()
+        finally:
+            for client in group:
+                await client.close()
     return {
         "fps": statistics.mean(delivered),
         "fps_min": min(delivered),
@@ -242,8 +190,8 @@ async def measure_uploads(side: int, seconds: float, warmup: float, rounds: int 
     The attack is switched on and off `rounds` times (`seconds` / `rounds` each way), so a change
     in the machine's other load weighs on both numbers alike.
     """
-    runner, base = await start_server(Limits(connect_timeout=600))  # attackers never connect
-    victim = Client(camera_frame(640, 480))
+    runner, base = await start_server(limits=Limits(connect_timeout=600))  # attackers never connect
+    victim = Participant(camera_frame(640, 480))
     loop = asyncio.get_running_loop()
     context = multiprocessing.get_context("spawn")
     receive, send = context.Pipe(duplex=False)
@@ -278,10 +226,10 @@ async def measure_uploads(side: int, seconds: float, warmup: float, rounds: int 
 async def measure_stale_offers(offers: int = 16) -> dict[str, float]:
     """Seconds until `offers` never-connecting offers are dropped, and a real client is served."""
     limits = Limits(per_address=offers + 1)
-    runner, base = await start_server(limits)
+    runner, base = await start_server(limits=limits)
     server = runner.app[SERVER_KEY]
     sdp = await stale_offer()
-    client = Client(camera_frame(640, 480))
+    client = Participant(camera_frame(640, 480))
     try:
         async with aiohttp.ClientSession() as http:
             body = {"sdp": sdp, "type": "offer"}
@@ -315,7 +263,7 @@ def server_child(out, stop) -> None:  # noqa: ANN001
     tune_allocator()
 
     async def serve() -> None:
-        runner, base = await start_server(Limits(upload_interval=0))
+        runner, base = await start_server(limits=Limits(upload_interval=0))
         out.send(base)
         while not stop.is_set():
             await asyncio.sleep(0.1)
@@ -341,7 +289,7 @@ async def measure_memory(sessions: int = 20) -> dict[str, float]:
 
     async def cycle(http: aiohttp.ClientSession) -> None:
         nonlocal peak
-        client = Client(image)
+        client = Participant(image)
         try:
             await client.connect(http, base)
             url = f"{base}/api/session/{client.session}/background"

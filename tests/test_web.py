@@ -7,14 +7,11 @@ aiortc's own RTCPeerConnection as the client, sending the astronaut photo as its
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import io
-import json
 import os
 import threading
 import time
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -24,108 +21,22 @@ pytest.importorskip("aiortc")
 pytest.importorskip("aiohttp")
 
 import aiohttp  # noqa: E402
-from aiohttp import web  # noqa: E402
 from aiortc import (  # noqa: E402
-    RTCConfiguration,
     RTCPeerConnection,
-    RTCSessionDescription,
-    VideoStreamTrack,
 )
-from av import VideoFrame  # noqa: E402
 
 from greenroom.compositing import Effect  # noqa: E402
 from greenroom.pipeline import Processor  # noqa: E402
 from greenroom.samples import astronaut  # noqa: E402
-from greenroom.web import create_app  # noqa: E402
 from greenroom.web.limits import Limits  # noqa: E402
-from greenroom.web.server import SERVER_KEY, WebServer  # noqa: E402
+from greenroom.web.server import WebServer  # noqa: E402
 from greenroom.web.signalling import BadRequest, parse_control, parse_effect  # noqa: E402
+from greenroom.web.testing import Client, serving  # noqa: E402
 from greenroom.web.tracks import to_video_frame  # noqa: E402
 
 GREEN = (0, 255, 0)
 FACE = (slice(60, 130), slice(210, 260))  # rows, cols of the astronaut's face (512x512)
 CORNER = (slice(0, 100), slice(420, 512))  # background, top right
-
-
-class PhotoTrack(VideoStreamTrack):
-    """A synthetic camera: the same picture at 30 frames/s."""
-
-    def __init__(self, image: np.ndarray) -> None:
-        super().__init__()
-        self.image = image
-
-    async def recv(self) -> VideoFrame:
-        pts, time_base = await self.next_timestamp()
-        frame = VideoFrame.from_ndarray(self.image, format="rgb24")
-        frame.pts, frame.time_base = pts, time_base
-        return frame
-
-
-@contextlib.asynccontextmanager
-async def serving(**options: object) -> AsyncIterator[tuple[str, WebServer]]:
-    app = create_app(**options)  # type: ignore[arg-type]
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}", app[SERVER_KEY]
-    finally:
-        await runner.cleanup()
-
-
-class Client:
-    """A Python participant: its camera is a photo; it reads the videos the server sends."""
-
-    def __init__(self, image: np.ndarray, slots: int = 0) -> None:
-        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.channel = self.pc.createDataChannel("control")
-        self.messages: list[dict[str, object]] = []
-        self.channel.on("message", lambda m: self.messages.append(json.loads(m)))
-        self.camera = PhotoTrack(image)
-        self.self_transceiver = self.pc.addTransceiver(self.camera, direction="sendrecv")
-        self.slot_transceivers = [
-            self.pc.addTransceiver("video", direction="recvonly") for _ in range(slots)
-        ]
-        self.answer: dict[str, object] = {}
-
-    async def connect(self, http: aiohttp.ClientSession, base: str, **body: object) -> None:
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        offer = {"sdp": self.pc.localDescription.sdp, "type": "offer", **body}
-        async with http.post(f"{base}/api/offer", json=offer) as response:
-            self.answer = await response.json()
-            assert response.status == 200, self.answer
-        await self.pc.setRemoteDescription(
-            RTCSessionDescription(sdp=self.answer["sdp"], type=self.answer["type"])
-        )
-
-    @property
-    def session_url(self) -> str:
-        return f"/api/session/{self.answer['session']}"
-
-    @property
-    def auth(self) -> dict[str, str]:
-        """Headers carrying this client's secret session token."""
-        return {"Authorization": f"Bearer {self.answer['token']}"}
-
-    async def open_channel(self) -> None:
-        for _ in range(200):
-            if self.channel.readyState == "open":
-                return
-            await asyncio.sleep(0.05)
-        raise AssertionError("data channel never opened")
-
-    def send(self, message: dict[str, object]) -> None:
-        self.channel.send(json.dumps(message))
-
-    async def frame(self, transceiver: object = None, timeout: float = 10.0) -> np.ndarray:
-        track = (transceiver or self.self_transceiver).receiver.track  # type: ignore[attr-defined]
-        frame = await asyncio.wait_for(track.recv(), timeout)
-        return frame.to_ndarray(format="rgb24")
-
-    async def close(self) -> None:
-        await self.pc.close()
 
 
 def is_green(pixels: np.ndarray) -> bool:
