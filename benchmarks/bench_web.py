@@ -56,7 +56,7 @@ from aiortc import (
 from PIL import Image
 
 from greenroom.pipeline.allocator import tune_allocator
-from greenroom.pipeline.stats import Series
+from greenroom.pipeline.stats import PipelineStats
 from greenroom.samples import astronaut
 from greenroom.web.limits import Limits
 from greenroom.web.server import SERVER_KEY
@@ -96,18 +96,17 @@ async def measure(size: str, clients: int, warmup: float, seconds: float) -> dic
             await asyncio.sleep(warmup)
             tracks = [server.sessions[c.session].processed for c in group]
             for track in tracks:
-                track.latency, track.work = Series(), Series()
-            ins = [t.frames_in for t in tracks]
-            drops = [t.dropped for t in tracks]
+                track.measured = PipelineStats()  # measure from here
             counts = [c.received for c in group]
             started = time.monotonic()
             await asyncio.sleep(seconds)
             elapsed = time.monotonic() - started
             delivered = [(c.received - n) / elapsed for c, n in zip(group, counts, strict=True)]
-            latency = [s for t in tracks for s in t.latency.recent]
-            work = [s for t in tracks for s in t.work.recent]
-            frames_in = sum(t.frames_in - n for t, n in zip(tracks, ins, strict=True))
-            dropped = sum(t.dropped - n for t, n in zip(tracks, drops, strict=True))
+            measured = [t.measured for t in tracks]
+            latency = [s for m in measured for s in m.latency.recent]
+            work = [s for m in measured for s in m.stages["work"].recent]
+            frames_in = sum(m.frames_in for m in measured)
+            dropped = sum(m.total_dropped for m in measured)
             sizes = {(t.width, t.height) for t in tracks}
             assert sizes == {(width, height)}, sizes
         finally:

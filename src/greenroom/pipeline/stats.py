@@ -71,6 +71,11 @@ class PipelineStats:
             self.frames_out += 1
             self.latency.add(latency)
 
+    def drop(self, where: str) -> None:
+        """A frame was dropped at `where` (a queue, or a newest-frame-wins slot)."""
+        with self._lock:
+            self.dropped[where] = self.dropped.get(where, 0) + 1
+
     def finish(self) -> None:
         self.finished = time.perf_counter()
 

@@ -31,7 +31,7 @@ from av import VideoFrame
 
 from greenroom.compositing import Effect
 from greenroom.pipeline.processor import Processor
-from greenroom.pipeline.stats import Series
+from greenroom.pipeline.stats import PipelineStats
 from greenroom.web.limits import fit
 
 log = logging.getLogger(__name__)
@@ -117,15 +117,12 @@ class ProcessedTrack(MediaStreamTrack):
         self._arrived = asyncio.Event()
         self._source_ended = False
         self._busy: asyncio.Future[tuple[VideoFrame, float]] | None = None
-        self.frames_in = 0
-        self.frames_out = 0
-        self.dropped = 0
+        #: What the pipeline measures of a camera run, measured here alike: frames in and out,
+        #: frames dropped (newest wins), the stage "work" (conversions, model and effect per
+        #: frame) and the latency from a frame's arrival to its hand-over to the encoder.
+        self.measured = PipelineStats()
         self.in_rate = RateMeter()
         self.out_rate = RateMeter()
-        #: Seconds of worker time per frame: conversions, model and effect.
-        self.work = Series()
-        #: Seconds from a frame's arrival to its hand-over to the encoder.
-        self.latency = Series()
         self.width = 0
         self.height = 0
         #: When the last camera frame arrived (monotonic): a silent session is dropped.
@@ -140,10 +137,10 @@ class ProcessedTrack(MediaStreamTrack):
             while True:
                 frame = await self.source.recv()
                 now = self.last_arrival = time.monotonic()
-                self.frames_in += 1
+                self.measured.frame_in()
                 self.in_rate.tick(now)
                 if self._latest is not None:
-                    self.dropped += 1  # the frame waiting was never processed: newest wins
+                    self.measured.drop("waiting")  # it was never processed: newest wins
                 self._latest = (frame, now)
                 self._arrived.set()
         except MediaStreamError:
@@ -200,10 +197,9 @@ class ProcessedTrack(MediaStreamTrack):
         now = time.monotonic()
         out.pts = int((arrived - _EPOCH) * TIME_BASE.denominator)
         out.time_base = TIME_BASE
-        self.frames_out += 1
         self.out_rate.tick(now)
-        self.work.add(seconds)
-        self.latency.add(now - arrived)
+        self.measured.stage("work", seconds)
+        self.measured.frame_out(now - arrived)
         self.width, self.height = out.width, out.height
         return out
 
@@ -228,14 +224,17 @@ class ProcessedTrack(MediaStreamTrack):
             processor.close()
 
     def stats(self) -> dict[str, object]:
+        """What the page shows: rates over the last seconds, counts and medians."""
+        measured = self.measured
+        work, latency = measured.stages.get("work"), measured.latency
         return {
             "fps_in": round(self.in_rate.rate(), 1),
             "fps_out": round(self.out_rate.rate(), 1),
-            "frames_in": self.frames_in,
-            "frames_out": self.frames_out,
-            "dropped": self.dropped,
-            "ms": round(self.work.percentile_ms(50), 1) if self.work.count else None,
-            "latency_ms": round(self.latency.percentile_ms(50), 1) if self.latency.count else None,
+            "frames_in": measured.frames_in,
+            "frames_out": measured.frames_out,
+            "dropped": measured.total_dropped,
+            "ms": round(work.percentile_ms(50), 1) if work else None,
+            "latency_ms": round(latency.percentile_ms(50), 1) if latency.count else None,
             "width": self.width,
             "height": self.height,
             "model": self._loaded_model or self.model,
