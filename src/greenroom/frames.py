@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Self
 
 import numpy as np
 
@@ -57,7 +58,8 @@ class Sink:
     (also after a stop or Ctrl-C). `abort` ends after a failure: a sink that could leave a
     half-written file under the user's name removes it. Both are safe to call once at the end; by
     default `close` does nothing and `abort` is `close`, which is right for sinks that hold no
-    file (a window, a virtual camera).
+    file (a window, a virtual camera). As a context manager a sink is closed at the end of the
+    block, or aborted when an error ends it.
     """
 
     def write(self, frame: Frame) -> None:
@@ -69,3 +71,13 @@ class Sink:
 
     def abort(self) -> None:
         self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+        # Ctrl-C and SystemExit mean "stop": keep what was written (a recording stays playable).
+        if exc_type is None or not issubclass(exc_type, Exception):
+            self.close()
+        else:
+            self.abort()

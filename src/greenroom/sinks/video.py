@@ -475,16 +475,6 @@ class VideoFileSink(Sink):
             self._container.close()
         self._file.discard()
 
-    def __enter__(self) -> VideoFileSink:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
-        # Ctrl-C and SystemExit are "stop recording": keep what was written, playable.
-        if exc_type is None or not issubclass(exc_type, Exception):
-            self.close()
-        else:
-            self.abort()
-
     def __repr__(self) -> str:
         return f"VideoFileSink({str(self.path)!r}, frames_written={self.frames_written})"
 
@@ -582,12 +572,6 @@ class PngSequenceSink(Sink):
     def abort(self) -> None:
         """Stop; PNGs already written stay (each is a complete file)."""
         self._closed = True
-
-    def __enter__(self) -> PngSequenceSink:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"PngSequenceSink({str(self.path)!r}, frames_written={self.frames_written})"
