@@ -12,7 +12,87 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Self
 
+import cv2
 import numpy as np
+
+#: yuv420p (BT.601, limited range, as OpenCV's I420 conversions) to RGB, for `cv2.transform`
+#: on a 4:4:4 (Y, U, V) image: R, G, B rows over (Y, U, V, 1).
+_YUV_TO_RGB = np.array(
+    [
+        [1.164, 0.0, 1.596, -1.164 * 16 - 1.596 * 128],
+        [1.164, -0.391, -0.813, -1.164 * 16 + (0.391 + 0.813) * 128],
+        [1.164, 2.018, 0.0, -1.164 * 16 - 2.018 * 128],
+    ],
+    np.float32,
+)
+
+
+class I420:
+    """A picture in the codec's own format: yuv420p, the Y plane then the U and V planes at half
+    width and height, in one (height * 3/2) x width uint8 buffer (the layout PyAV's
+    `to_ndarray(format="yuv420p")`, OpenCV's I420 conversions and the encoders share).
+
+    Keeping decoded frames in this format avoids converting every whole frame to RGB and back:
+    the engine composites plane by plane (`Effect.apply_planes`) and reads RGB only at a size the
+    model and the matte need (`half_rgb`). Width and height are even.
+    """
+
+    def __init__(self, data: np.ndarray) -> None:
+        rows, width = data.shape
+        if data.dtype != np.uint8 or rows % 3 or width % 2 or (rows * 2 // 3) % 2:
+            raise ValueError(f"an I420 buffer is (2h * 3/2) x 2w uint8, got {data.shape} "
+                             f"{data.dtype}")
+        self.data = data
+        self.height, self.width = rows * 2 // 3, width
+        self._half_rgb: np.ndarray | None = None
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray) -> I420:
+        return cls(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))
+
+    @classmethod
+    def blank(cls, width: int, height: int) -> I420:
+        return cls(np.empty((height * 3 // 2, width), np.uint8))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(height, width) of the picture, as `image.shape[:2]` is for an RGB array."""
+        return self.height, self.width
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.data[: self.height]
+
+    @property
+    def u(self) -> np.ndarray:
+        quarter = self.height * self.width // 4
+        flat = self.data.reshape(-1)[self.height * self.width :]
+        return flat[:quarter].reshape(self.height // 2, self.width // 2)
+
+    @property
+    def v(self) -> np.ndarray:
+        quarter = self.height * self.width // 4
+        flat = self.data.reshape(-1)[self.height * self.width + quarter :]
+        return flat.reshape(self.height // 2, self.width // 2)
+
+    def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Views of Y (full size), U and V (half width and height); writing them writes the
+        picture."""
+        return self.y, self.u, self.v
+
+    def rgb(self) -> np.ndarray:
+        """The whole picture as HxWx3 RGB (a full conversion: for the paths that need it)."""
+        return cv2.cvtColor(self.data, cv2.COLOR_YUV2RGB_I420)
+
+    def half_rgb(self) -> np.ndarray:
+        """The picture at half width and height as RGB: Y averaged over 2x2 with U and V as
+        they are. What the model and the matte read; computed once per picture."""
+        if self._half_rgb is None:
+            small_y = cv2.resize(self.y, (self.width // 2, self.height // 2),
+                                 interpolation=cv2.INTER_AREA)
+            yuv = cv2.merge([small_y, self.u, self.v])
+            self._half_rgb = cv2.transform(yuv, _YUV_TO_RGB)
+        return self._half_rgb
 
 
 @dataclass
@@ -29,14 +109,14 @@ class Frame:
     """
 
     index: int
-    image: np.ndarray  # HxWx3 uint8 RGB, C-contiguous
+    image: np.ndarray | I420  # HxWx3 uint8 RGB, C-contiguous; or yuv420p as the codec gave it
     pts: int | None = None
     time_base: Fraction | None = None
     duration: int | None = None
     captured: float = field(default_factory=time.perf_counter)
     alpha: np.ndarray | None = field(default=None, repr=False)  # HxW uint8, when the input has one
     mask: np.ndarray | None = field(default=None, repr=False)
-    output: np.ndarray | None = field(default=None, repr=False)
+    output: np.ndarray | I420 | None = field(default=None, repr=False)
 
     @property
     def time(self) -> float | None:
@@ -46,7 +126,7 @@ class Frame:
         return float(self.pts * self.time_base)
 
     @property
-    def picture(self) -> np.ndarray:
+    def picture(self) -> np.ndarray | I420:
         """What a sink shows: the effect's output once there is one, else the input picture."""
         return self.output if self.output is not None else self.image
 

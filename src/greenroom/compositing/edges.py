@@ -25,19 +25,29 @@ def _upscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
+def _channels(image: np.ndarray) -> int:
+    return 1 if image.ndim == 2 else image.shape[2]
+
+
+def _spread(weight: np.ndarray, channels: int) -> np.ndarray:
+    """A one-channel weight repeated for each channel of the pixels it weighs."""
+    return weight if channels == 1 else cv2.merge([weight] * channels)
+
+
 class _WeightedBlur:
     """blur(pixels * weight) / blur(weight): the average colour of the weighted region nearby.
 
     The weight stays the same over the blur-fusion rounds, so its blur (the denominator) is
-    computed once.
+    computed once. Pixels have `channels` channels: 3 for RGB, 1 for one plane of a yuv420p
+    picture (the arithmetic is linear, so it is the same per plane).
     """
 
-    def __init__(self, weight: np.ndarray, sigma: float) -> None:
+    def __init__(self, weight: np.ndarray, sigma: float, channels: int = 3) -> None:
         self.ksize = (2 * int(np.ceil(3 * sigma)) + 1,) * 2
         self.sigma = sigma
-        self.weight3 = cv2.merge([weight, weight, weight])
+        self.weight3 = _spread(weight, channels)
         denominator = cv2.GaussianBlur(weight, self.ksize, sigma) + np.float32(1e-3)
-        self.denominator3 = cv2.merge([denominator, denominator, denominator])
+        self.denominator3 = _spread(denominator, channels)
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         numerator = cv2.GaussianBlur(cv2.multiply(pixels, self.weight3), self.ksize, self.sigma)
@@ -57,7 +67,8 @@ def clean_edge_colors(
     """The frame with the old background's colour removed from the person's soft edge.
 
     Pixels with alpha 0 or 1 are returned unchanged; the edge band gets the estimated
-    foreground colour. uint8 RGB in and out. The blurred estimates are sampled (bilinearly)
+    foreground colour. uint8 RGB in and out, or one plane of a yuv420p picture with the matte
+    at that plane's size. The blurred estimates are sampled (bilinearly)
     at the band's pixels only, so the cost follows the length of the outline, not the frame.
     `halvings` sets the estimates' resolution (default: from `WORKING_HEIGHT`, at least 2).
     """
@@ -73,8 +84,9 @@ def clean_edge_colors(
     sigma = max(1.0, small.shape[0] / 120)
     # A few blur-fusion rounds at low resolution, each re-blurring the previous estimates, pull
     # the foreground and background colours apart (one round leaves them partly mixed).
-    person = _WeightedBlur(small_alpha, sigma)
-    rest = _WeightedBlur(cv2.subtract(1.0, small_alpha), sigma)
+    channels = _channels(frame)
+    person = _WeightedBlur(small_alpha, sigma, channels)
+    rest = _WeightedBlur(cv2.subtract(1.0, small_alpha), sigma, channels)
     a3, b3 = person.weight3, rest.weight3
     fore, back = small, small
     for _ in range(3):
@@ -95,13 +107,13 @@ def clean_edge_colors(
 
     def sample(image: np.ndarray) -> np.ndarray:
         values = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        return values.reshape(-1, 3)[:count]
+        return values.reshape(-1, channels)[:count]
 
     f, b = sample(foreground), sample(background)
     # Flat indices: one gather/scatter per array instead of numpy's slower 2-D fancy indexing.
     flat = ys.astype(np.intp) * frame.shape[1] + xs
     a = np.take(alpha.reshape(-1), flat)[:, None]
-    image = np.take(frame.reshape(-1, 3), flat, axis=0).astype(np.float32)
+    image = np.take(frame.reshape(-1, channels), flat, axis=0).astype(np.float32)
     # F = F~ + a (I - a F~ - (1 - a) B~), in place on the gathered pixels.
     estimate = image
     estimate -= a * f
@@ -110,7 +122,7 @@ def clean_edge_colors(
     estimate += f
     np.clip(estimate, 0, 255, out=estimate)
     out = frame.copy()
-    out.reshape(-1, 3)[flat] = estimate.astype(np.uint8)
+    out.reshape(-1, channels)[flat] = estimate.astype(np.uint8)
     return out
 
 

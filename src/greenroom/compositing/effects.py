@@ -10,12 +10,14 @@ costs ~22 ms), and blur runs at reduced resolution.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import cv2
 import numpy as np
 
 from greenroom.compositing import edges
 from greenroom.compositing.resample import halve
+from greenroom.frames import I420
 
 #: Default blur strength: Gaussian sigma in pixels of a 720-pixel-tall frame.
 DEFAULT_BLUR = 15.0
@@ -52,8 +54,20 @@ class Effect(ABC):
     #: Channels of the result: 3 (RGB), 4 (RGBA) or 1 (grayscale matte).
     channels: int = 3
 
+    #: Whether `apply_planes` works on the planes themselves (no whole-frame RGB round trip).
+    planar: bool = False
+
     @abstractmethod
     def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray: ...
+
+    def apply_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        """The effect on a yuv420p picture; `alpha` is the matte at the picture's size,
+        `alpha_uv` at its chroma planes' size (half width and height).
+
+        By default through RGB (correct for any effect that keeps three channels); effects that
+        set `planar` work on the planes.
+        """
+        return I420.from_rgb(self.apply(picture.rgb(), alpha))
 
     def reset(self) -> None:  # noqa: B027 - a no-op default, overridden by effects with state
         """Forget what was carried from frame to frame (a new file); most effects carry nothing."""
@@ -72,17 +86,39 @@ class BackgroundEffect(Effect):
 
     clean_edges: bool = False
     light_wrap: float = 0.0
+    planar = True
 
     @abstractmethod
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """The new background for this frame, HxWx3 uint8 RGB."""
 
+    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        """The new background as a yuv420p picture (by default converted from `background`)."""
+        return I420.from_rgb(self.background(picture.rgb(), alpha))
+
     def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        background = self.background(frame, alpha)
+        return self._over(frame, self.background(frame, alpha), alpha, light_halvings=2)
+
+    def apply_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        """Each plane composited on its own: every step (blend, edge colour clean-up, light
+        wrap) is linear in the colour, so the planes need no RGB. U and V use the half-size
+        matte, and blurs there run one halving less so that they cover the same area."""
+        background = self.background_planes(picture, alpha, alpha_uv)
+        out = I420.blank(picture.width, picture.height)
+        for plane, new, target, matte, halvings in zip(
+            picture.planes(), background.planes(), out.planes(), (alpha, alpha_uv, alpha_uv),
+            (2, 1, 1), strict=True,
+        ):
+            target[...] = self._over(plane, new, matte, light_halvings=halvings)
+        return out
+
+    def _over(self, frame: np.ndarray, background: np.ndarray, alpha: np.ndarray,
+              light_halvings: int) -> np.ndarray:
+        """The person of `frame` over `background` (RGB, or one plane of a picture)."""
         person = edges.clean_edge_colors(frame, alpha) if self.clean_edges else frame
         out = blend(person, background, alpha)
         if self.light_wrap > 0:
-            out = edges.light_wrap(out, background, alpha, self.light_wrap)
+            out = edges.light_wrap(out, background, alpha, self.light_wrap, light_halvings)
         return out
 
 
@@ -123,15 +159,25 @@ class Blur(BackgroundEffect):
             # constant `eps` hands over smoothly to the unblurred pixels there, which the person
             # covers anyway (alpha ~ 1), instead of dividing by ~0.
             eps = np.float32(1e-2)
+            channels = 1 if frame.ndim == 2 else frame.shape[2]
             weight = cv2.subtract(1.0, halve(alpha, times))
-            weight3 = cv2.merge([weight, weight, weight])
+            weight3 = weight if channels == 1 else cv2.merge([weight] * channels)
             pixels = small.astype(np.float32)
             numerator = cv2.GaussianBlur(cv2.multiply(pixels, weight3), (ksize, ksize), small_sigma)
             denominator = cv2.GaussianBlur(weight, (ksize, ksize), small_sigma) + eps
             numerator = cv2.scaleAdd(pixels, eps, numerator)
-            denominator3 = cv2.merge([denominator, denominator, denominator])
+            denominator3 = denominator if channels == 1 else cv2.merge([denominator] * channels)
             blurred = cv2.convertScaleAbs(cv2.divide(numerator, denominator3))
         return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        """Each plane blurred on its own: the strength follows each plane's height, so U and V
+        (half height) get half the sigma in their own pixels, the same blur on the picture."""
+        out = I420.blank(picture.width, picture.height)
+        for plane, target, matte in zip(picture.planes(), out.planes(),
+                                        (alpha, alpha_uv, alpha_uv), strict=True):
+            target[...] = self.background(plane, matte)
+        return out
 
 
 class ImageBackground(BackgroundEffect):
@@ -146,6 +192,7 @@ class ImageBackground(BackgroundEffect):
             raise ValueError(f"background must be an HxWx3 uint8 RGB image, got {image.shape}")
         self.image = image
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._planes: dict[tuple[int, int], I420] = {}
 
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
@@ -153,6 +200,9 @@ class ImageBackground(BackgroundEffect):
         if key not in self._cache:
             self._cache = {key: cover_resize(self.image, width, height)}
         return self._cache[key]
+
+    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        return _converted_once(self._planes, picture, lambda: self.background(picture.y, alpha))
 
 
 class ColorBackground(BackgroundEffect):
@@ -165,6 +215,7 @@ class ColorBackground(BackgroundEffect):
         self.light_wrap = light_wrap
         self.rgb = tuple(int(c) for c in rgb)
         self._cache: dict[tuple[int, int], np.ndarray] = {}
+        self._planes: dict[tuple[int, int], I420] = {}
 
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
@@ -173,12 +224,30 @@ class ColorBackground(BackgroundEffect):
             self._cache = {key: np.full((height, width, 3), self.rgb, np.uint8)}
         return self._cache[key]
 
+    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        return _converted_once(self._planes, picture, lambda: self.background(picture.y, alpha))
+
+
+def _converted_once(cache: dict[tuple[int, int], I420], picture: I420,
+                    rgb: Callable[[], np.ndarray]) -> I420:
+    """A fixed background in yuv420p, converted once per picture size and kept."""
+    key = (picture.width, picture.height)
+    if key not in cache:
+        cache.clear()
+        cache[key] = I420.from_rgb(rgb())
+    return cache[key]
+
 
 class Passthrough(Effect):
     """No effect: the frame as it came (the live preview's "off" switch)."""
 
+    planar = True
+
     def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return frame
+
+    def apply_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        return picture
 
 
 class Transparent(Effect):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from greenroom.compositing.effects import BackgroundEffect, cover_resize
-from greenroom.frames import Frame
+from greenroom.frames import I420, Frame
 from greenroom.sources.video import VideoFileSource
 
 #: File endings taken as a video (not a picture) when given as a background.
@@ -45,6 +45,9 @@ class VideoBackground(BackgroundEffect):
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
         return cover_resize(self._next_image(), width, height)
+
+    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+        return I420.from_rgb(self.background(picture.y, alpha))  # the frame's size is enough
 
     def close(self) -> None:
         self._source.close()

@@ -46,6 +46,7 @@ def convert_video(
     lookahead: bool = True,
     on_start: Callable[[VideoInfo], None] | None = None,
     on_output: Callable[[Frame, PipelineStats], None] | None = None,
+    planar: bool | None = None,
 ) -> ConvertResult:
     """Apply `processor` to every frame of a video file and write the result with its audio.
 
@@ -54,9 +55,14 @@ def convert_video(
     before any work is done.
     `lookahead` corrects one-frame mask flips using the next frame (files can afford the
     frame of delay); temporal smoothing itself is the processor's (`Processor(temporal=True)`).
+    `planar` keeps frames in the decoder's yuv420p from decoder to encoder (`I420`): by default
+    whenever the processor can (`Processor.takes_planes`) and the output is a video file;
+    False forces the RGB path (for comparisons).
     """
     stop = stop or threading.Event()
-    with VideoFileSource(input_path) as source:
+    if planar is None:  # the codec's own format end to end wherever nothing needs RGB
+        planar = processor.takes_planes and not is_sequence_path(output_path)
+    with VideoFileSource(input_path, planar=planar) as source:
         if on_start is not None:
             on_start(source.info)
         options: dict[str, object] = {}

@@ -6,11 +6,13 @@ camera) pay for loading once. It is the unit the streaming pipelines run in thei
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
 from greenroom.compositing.framing import AutoFramer
 from greenroom.enhance.lowlight import LowLightEnhancer
+from greenroom.frames import I420
 from greenroom.matte import (
     GuidedRefiner,
     MatteAdjust,
@@ -89,15 +91,38 @@ class Processor:
         self._last_mask: np.ndarray | None = None
         self._refined: tuple[np.ndarray, np.ndarray] | None = None  # (mask, its refined matte)
 
-    def prepare(self, frame: np.ndarray) -> np.ndarray:
-        """The frame as the model and the effect should see it (brightened, with `enhancer`)."""
-        return frame if self.enhancer is None else self.enhancer.apply(frame)
+    @property
+    def takes_planes(self) -> bool:
+        """Whether frames may come in the codec's yuv420p (`I420`) and the result go out so.
 
-    def segment(self, frame: np.ndarray) -> np.ndarray:
+        True when the effect composites plane by plane and no other step needs a whole RGB
+        frame (low light, auto-framing and the matte knobs work on RGB).
+        """
+        return (
+            self.effect.planar and self.enhancer is None and self.framer is None
+            and self.adjust is None
+        )
+
+    def _analysis(self, picture: I420) -> np.ndarray:
+        """The RGB the model and the matte read of a yuv420p frame: the half-size picture when
+        the guided filter works at half size or less anyway (720p and up), else all of it."""
+        fine = self.refiner.params.fine_height if self.refiner is not None else 360
+        return picture.half_rgb() if picture.height >= 2 * fine else picture.rgb()
+
+    def prepare(self, frame: np.ndarray | I420) -> np.ndarray | I420:
+        """The frame as the model and the effect should see it (brightened, with `enhancer`)."""
+        if self.enhancer is None:
+            return frame
+        return self.enhancer.apply(frame.rgb() if isinstance(frame, I420) else frame)
+
+    def segment(self, frame: np.ndarray | I420) -> np.ndarray:
         """The soft mask at model resolution, smoothed over time if asked (the model-bound half).
 
-        With `skip_still`, a still frame returns the previous mask without running the model.
+        With `skip_still`, a still frame returns the previous mask without running the model. A
+        yuv420p frame is read at half size (`I420.half_rgb`): the model's input is smaller still.
         """
+        if isinstance(frame, I420):
+            frame = self._analysis(frame)
         check_frame(frame)
         if self.cuts is not None and self.cuts.is_cut(frame):
             self._forget()
@@ -157,11 +182,25 @@ class Processor:
         alpha = self.matte_from_mask(frame, small)
         return alpha if self.adjust is None else self.adjust.apply(alpha)
 
-    def composite(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
+    def composite(self, frame: np.ndarray | I420, small: np.ndarray) -> np.ndarray | I420:
         """The second half of the work: matte at frame size, then the effect.
 
         Split from `segment` so a streaming pipeline can run the two halves in separate threads.
+        A yuv420p frame is composited in its planes when `takes_planes`, else through RGB.
         """
+        if isinstance(frame, I420):
+            if not self.takes_planes:
+                return self.composite(frame.rgb(), small)
+            view = self._analysis(frame)
+            half = (frame.width // 2, frame.height // 2)
+            if view.shape[0] == frame.height:  # a small frame, read whole
+                alpha = self.matte_from_mask(view, small)
+                alpha_uv = cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
+            else:  # formed at half size (the chroma planes'), brought up as the RGB path does
+                alpha_uv = self.matte_from_mask(view, small)
+                alpha = cv2.resize(alpha_uv, (frame.width, frame.height),
+                                   interpolation=cv2.INTER_LINEAR)
+            return self.effect.apply_planes(frame, alpha, alpha_uv)
         alpha = self.final_matte(frame, small)
         output = self.effect.apply(frame, alpha)
         return output if self.framer is None else self.framer.frame(output, alpha)

@@ -5,9 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from greenroom.frames import I420
 
-def to_rgb(image: np.ndarray) -> np.ndarray:
-    """RGB as is; a grayscale matte as gray RGB; RGBA over black (cameras have no alpha)."""
+
+def to_rgb(image: np.ndarray | I420) -> np.ndarray:
+    """RGB as is; yuv420p converted; a grayscale matte as gray RGB; RGBA over black (cameras
+    have no alpha)."""
+    if isinstance(image, I420):
+        return image.rgb()
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
     if image.shape[2] == 4:

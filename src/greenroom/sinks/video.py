@@ -66,7 +66,7 @@ import cv2
 import numpy as np
 
 from greenroom.errors import OutputError
-from greenroom.frames import Frame, Sink
+from greenroom.frames import I420, Frame, Sink
 from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error, remove_stale_temps
 from greenroom.sinks.audio import OpusTranscoder
 from greenroom.sources.video import AudioFeed, VideoInfo
@@ -108,25 +108,30 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _channels(image: np.ndarray) -> int:
-    if image.ndim == 2:
+def _channels(shape: tuple[int, ...]) -> int:
+    if len(shape) == 2:
         return 1
-    if image.ndim == 3 and image.shape[2] in (3, 4):
-        return image.shape[2]
-    raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}")
+    if len(shape) == 3 and shape[2] in (3, 4):
+        return shape[2]
+    raise ValueError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {shape}")
 
 
 _NDARRAY_FORMAT = {1: "gray", 3: "rgb24", 4: "rgba"}
 
 
-def video_frame(image: np.ndarray, pix_fmt: str | None) -> av.VideoFrame:
-    """An encoder-ready frame for `image` (RGB, RGBA or gray uint8).
+def video_frame(image: np.ndarray | I420, pix_fmt: str | None) -> av.VideoFrame:
+    """An encoder-ready frame for `image` (RGB, RGBA or gray uint8, or yuv420p planes).
 
-    RGB bound for 4:2:0 is converted by OpenCV (about 2 ms per 720p frame) instead of by the
-    encoder's swscale (11 to 30 ms here), with the same BT.601 limited-range convention that
-    swscale applies to untagged RGB: planes differ by 0.13 levels on average (chroma is
-    averaged slightly differently), see tests/test_video_io.py.
+    Planes bound for a yuv420p encoder go as they are. RGB bound for 4:2:0 is converted by
+    OpenCV (about 2 ms per 720p frame) instead of by the encoder's swscale (11 to 30 ms here),
+    with the same BT.601 limited-range convention that swscale applies to untagged RGB: planes
+    differ by 0.13 levels on average (chroma is averaged slightly differently), see
+    tests/test_video_io.py.
     """
+    if isinstance(image, I420):
+        if pix_fmt == "yuv420p":
+            return av.VideoFrame.from_ndarray(image.data, format="yuv420p")
+        image = image.rgb()
     channels = 1 if image.ndim == 2 else image.shape[2]
     even = image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0
     if channels == 3 and pix_fmt == "yuv420p" and even:
@@ -323,14 +328,19 @@ class VideoFileSink(Sink):
         if self._closed:
             raise RuntimeError(f"{self.path}: write() after close()")
         pts, duration = self._in_file_time(frame)
-        image = _as_uint8(frame.picture)
-        channels = _channels(image)
+        picture = frame.picture
+        if isinstance(picture, I420):
+            image: np.ndarray | I420 = picture
+            shape: tuple[int, ...] = (picture.height, picture.width, 3)
+        else:
+            image = _as_uint8(picture)
+            shape = image.shape
         if self._shape is None:
-            self._guard(self._open_video, channels, image.shape[0], image.shape[1])
-            self._shape = image.shape
-        elif image.shape != self._shape:
+            self._guard(self._open_video, _channels(shape), shape[0], shape[1])
+            self._shape = shape
+        elif shape != self._shape:
             raise ValueError(
-                f"{self.path}: frame shape {image.shape} differs from the first "
+                f"{self.path}: frame shape {shape} differs from the first "
                 f"frame's {self._shape}"
             )
 
@@ -541,8 +551,9 @@ class PngSequenceSink(Sink):
         """Write `frame.picture` as the next numbered PNG (PNG has no timestamps)."""
         if self._closed:
             raise RuntimeError(f"{self.path}: write() after close()")
-        image = _as_uint8(frame.picture)
-        channels = _channels(image)
+        picture = frame.picture
+        image = _as_uint8(picture.rgb() if isinstance(picture, I420) else picture)
+        channels = _channels(image.shape)
         if channels == 3:
             image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         elif channels == 4:

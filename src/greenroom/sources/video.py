@@ -41,7 +41,7 @@ import numpy as np
 from PIL import Image
 
 from greenroom.errors import InputError
-from greenroom.frames import Frame
+from greenroom.frames import I420, Frame
 from greenroom.sources.images import MAX_PIXELS
 
 log = logging.getLogger(__name__)
@@ -211,10 +211,15 @@ class VideoFileSource:
     Opening reads up to the first decodable frame, so a file that cannot be used fails here,
     before any output is created, with a one-line `VideoError`. Iterate once; each item is a
     `Frame`. Use as a context manager (or call `close()`) to release the file.
+
+    With `planar`, frames the decoder gives as 8-bit yuv420p (most H.264, H.265, VP9 and AV1
+    video) come as they are, an `I420` picture, with no conversion to RGB; other formats
+    (full-range, 10-bit, 4:2:2, alpha, odd sizes) still come as RGB.
     """
 
-    def __init__(self, path: str | PathLike[str]) -> None:
+    def __init__(self, path: str | PathLike[str], planar: bool = False) -> None:
         self.path = Path(path)
+        self.planar = planar
         self.skipped = 0  # packets or frames that could not be demuxed or decoded
         self._feeds: list[AudioFeed] = []
         self._early_audio: list[av.Packet] = []  # audio demuxed while reading the first frame
@@ -489,10 +494,14 @@ class VideoFileSource:
             pts = 0 if self._last_pts is None else self._last_pts + self._default_step
         self._last_pts = pts
         alpha = None
+        image: np.ndarray | I420
+        even = not (frame.width | frame.height) & 1
         if self._alpha and frame.format.name.startswith("yuva"):
             rgba = frame.to_ndarray(format="rgba")
             image = np.ascontiguousarray(rgba[..., :3])
             alpha = np.ascontiguousarray(rgba[..., 3])
+        elif self.planar and frame.format.name == "yuv420p" and even:
+            image = I420(frame.to_ndarray(format="yuv420p"))
         else:
             image = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
         duration = getattr(frame, "duration", None)  # AVFrame.duration: FFmpeg >= 6 / PyAV >= 12

@@ -1,0 +1,149 @@
+"""The codec-format frame path: yuv420p (`I420`) from decoder to encoder, composited in planes.
+
+The planes path must look the same as the RGB path: on a real dancer, for every effect, the mean
+absolute difference is at most 1 level and the PSNR at least 40 dB (issue 11's bar).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from greenroom.compositing import Blur, ColorBackground, ImageBackground, cover_resize
+from greenroom.compositing.resample import halve
+from greenroom.frames import I420, Frame
+from greenroom.jobs.convert import convert_video
+from greenroom.matte import MatteAdjust
+from greenroom.pipeline import Processor
+from greenroom.samples import rocket
+from greenroom.sinks.video import VideoFileSink
+from greenroom.sources.video import VideoFileSource
+from tests.conftest import shared_path
+
+EFFECTS = {
+    "blur": lambda: Blur(),
+    "color": lambda: ColorBackground((0, 177, 64)),
+    "image": lambda: ImageBackground(rocket()),
+    "image with light wrap": lambda: ImageBackground(rocket(), light_wrap=0.3),
+}
+
+
+def dancer_clip(path, width: int, height: int, frames: int = 16):
+    """The first DAVIS dance-twirl frames, cover-resized, as an H.264 clip."""
+    names = sorted(shared_path("data", "davis-dance-twirl").rglob("*.jpg"))[:frames]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"crf": "18", "preset": "veryfast"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index, name in enumerate(names):
+            rgb = cover_resize(cv2.cvtColor(cv2.imread(str(name)), cv2.COLOR_BGR2RGB), width,
+                               height)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 30)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+@pytest.fixture(scope="module", params=[(1280, 720), (854, 480)], ids=["720p", "480p"])
+def dancer(request, tmp_path_factory):
+    width, height = request.param
+    clip = dancer_clip(tmp_path_factory.mktemp("planes") / "dancer.mp4", width, height)
+    return list(av.open(str(clip)).decode(video=0))
+
+
+def test_i420_planes_are_views_and_convert_like_opencv(astronaut_rgb):
+    picture = I420.from_rgb(astronaut_rgb)
+    assert picture.shape == (512, 512)
+    assert picture.y.shape == (512, 512) and picture.u.shape == picture.v.shape == (256, 256)
+    back = picture.rgb()
+    assert np.abs(back.astype(int) - astronaut_rgb).mean() < 2.5  # 4:2:0 loses some chroma
+    picture.u[...] = 128
+    picture.v[...] = 128
+    gray = picture.rgb()
+    assert np.abs(gray[..., 0].astype(int) - gray[..., 2]).max() <= 1  # writing a view wrote it
+    half = I420.from_rgb(astronaut_rgb).half_rgb()
+    assert np.abs(half.astype(int) - halve(back, 1)).mean() < 0.6
+    with pytest.raises(ValueError, match="I420"):
+        I420(np.zeros((7, 8), np.uint8))
+
+
+@pytest.mark.parametrize("name", list(EFFECTS))
+def test_planes_path_looks_like_the_rgb_path(dancer, name):
+    rgb_path = Processor(EFFECTS[name](), model="auto", temporal=True)
+    planes_path = Processor(EFFECTS[name](), model="auto", temporal=True)
+    assert planes_path.takes_planes
+    differences, changed = [], []
+    for decoded in dancer:
+        rgb = decoded.to_ndarray(format="rgb24")
+        expected = cv2.cvtColor(rgb_path.composite(rgb, rgb_path.segment(rgb)),
+                                cv2.COLOR_RGB2YUV_I420)
+        picture = I420(decoded.to_ndarray(format="yuv420p"))
+        result = planes_path.composite(picture, planes_path.segment(picture))
+        assert isinstance(result, I420)
+        differences.append(result.data.astype(np.int16) - expected)
+        changed.append(np.abs(result.data.astype(np.int16) - picture.data).mean())
+    errors = np.abs(np.stack(differences)).astype(np.float64)
+    mad = errors.mean()
+    psnr = 10 * np.log10(255**2 / (errors**2).mean())
+    assert mad <= 1.0 and psnr >= 40.0, (mad, psnr)
+    assert min(changed) > 3  # and the effect did change the background, much more than that
+
+
+def test_only_steps_that_work_on_planes_take_them():
+    assert Processor(Blur(), model="auto").takes_planes
+    assert not Processor(Blur(), model="auto", adjust=MatteAdjust(feather=4)).takes_planes
+    assert not Processor(Blur(), model="auto", framing=True).takes_planes
+
+
+def test_the_sink_encodes_planes_as_they_are(tmp_path, astronaut_rgb):
+    """Lossless H.264 (crf 0) of planes handed over as they are decodes to the same planes."""
+    picture = I420.from_rgb(astronaut_rgb)
+    with VideoFileSource(dancer_free_clip(tmp_path, astronaut_rgb)) as source:
+        info = source.info
+    with VideoFileSink(tmp_path / "planes.mkv", info, crf=0, preset="ultrafast") as sink:
+        for index in range(3):
+            sink.write(Frame(index, picture, pts=index, time_base=info.time_base))
+    decoded = [f.to_ndarray(format="yuv420p") for f in av.open(str(tmp_path / "planes.mkv"))
+               .decode(video=0)]
+    assert len(decoded) == 3
+    np.testing.assert_array_equal(decoded[0], picture.data)
+
+
+def dancer_free_clip(tmp_path, image):
+    """A one-frame clip of `image`, for a `VideoInfo` of its size."""
+    path = tmp_path / "one.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "yuv420p"
+        out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def test_convert_video_keeps_the_codec_format_end_to_end(tmp_path):
+    clip = dancer_clip(tmp_path / "in.mp4", 1280, 720, frames=8)
+    seen: list[type] = []
+
+    class Spy(Processor):
+        def composite(self, frame, small):  # noqa: ANN001, ANN201
+            seen.append(type(frame))
+            return super().composite(frame, small)
+
+    with Spy(Blur(), model="auto", temporal=True) as processor:
+        planes = convert_video(clip, tmp_path / "planes.mp4", processor)
+        processor.reset()
+        rgb = convert_video(clip, tmp_path / "rgb.mp4", processor, planar=False)
+        processor.reset()
+        sequence = convert_video(clip, str(tmp_path / "png") + "/", processor)
+    assert seen == [I420] * 8 + [np.ndarray] * 16  # PNGs are RGB
+    assert planes.stats.frames_out == rgb.stats.frames_out == sequence.stats.frames_out == 8
+    a = [f.to_ndarray(format="rgb24").astype(np.float64)
+         for f in av.open(str(planes.output)).decode(video=0)]
+    b = [f.to_ndarray(format="rgb24").astype(np.float64)
+         for f in av.open(str(rgb.output)).decode(video=0)]
+    mse = np.mean((np.stack(a) - np.stack(b)) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 38  # both encoded: x264's own noise comes on top
