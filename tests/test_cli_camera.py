@@ -107,11 +107,11 @@ def test_virtual_camera_gets_processed_frames(capsys, fake_vcam, clip):
         fps = float(source.info.fps)  # the clip's average rate (19.2: it is VFR)
         first = next(iter(source)).image
     assert (camera.width, camera.height) == (320, 240) and camera.fps == pytest.approx(fps)
-    assert camera.fmt == pyvirtualcam.PixelFormat.RGB
+    assert camera.fmt == pyvirtualcam.PixelFormat.I420  # a file's own yuv420p, passed on
     assert FRAMES - 4 <= len(camera.sent) <= FRAMES and camera.closed
     assert summary(err)["frames"] == len(camera.sent)
     assert near(first[TOP_BAND], (0, 255, 0)) > 100  # the input's background is not green ...
-    for frame in camera.sent:
+    for frame in camera.pictures():
         assert near(frame[TOP_BAND], (0, 255, 0)) < 10  # ... what the camera gets is
         far_from_green = np.abs(frame.astype(int) - (0, 255, 0)).sum(axis=2) > 150
         assert far_from_green.mean() > 0.03  # and the astronaut is still there

@@ -147,3 +147,34 @@ def test_convert_video_keeps_the_codec_format_end_to_end(tmp_path):
          for f in av.open(str(rgb.output)).decode(video=0)]
     mse = np.mean((np.stack(a) - np.stack(b)) ** 2)
     assert 10 * np.log10(255**2 / mse) > 38  # both encoded: x264's own noise comes on top
+
+
+def test_live_file_frames_stay_in_planes_upright_and_mirrored(tmp_path):
+    """A phone clip stored sideways comes upright in planes too; mirroring flips the planes."""
+    from greenroom.pipeline.mirror import Mirror
+    from greenroom.sources.live_file import LiveFileSource
+    from tests.clips import make_clip
+
+    clip = make_clip(tmp_path / "phone.mp4", frames=3, width=320, height=240, rotation=90)
+    rgb = [frame.image for frame in LiveFileSource(clip.path, realtime=False)]
+    planes = [frame.image for frame in LiveFileSource(clip.path, realtime=False, planar=True)]
+    assert all(isinstance(p, I420) and p.shape == (320, 240) for p in planes)
+    assert np.abs(planes[0].rgb().astype(int) - rgb[0]).mean() < 2
+    frames = [Frame(0, planes[0])]
+    (mirrored,) = [frame.image for frame in Mirror(True).frames(frames)]
+    np.testing.assert_array_equal(mirrored.y, planes[0].y[:, ::-1])
+    np.testing.assert_array_equal(mirrored.v, planes[0].v[:, ::-1])
+
+
+def test_a_planar_virtual_camera_takes_planes_and_converts_the_rest(astronaut_rgb):
+    from greenroom.sinks.virtualcam import VirtualCameraSink
+    from greenroom.testing import FakeVirtualCamera
+
+    sink = VirtualCameraSink(512, 512, 30, camera_factory=FakeVirtualCamera, planar=True)
+    picture = I420.from_rgb(astronaut_rgb)
+    sink.write(Frame(0, picture, output=picture))
+    sink.write(Frame(1, astronaut_rgb, output=np.zeros((512, 512), np.uint8)))  # a matte
+    camera = sink._camera
+    np.testing.assert_array_equal(camera.sent[0], picture.data)  # as it is, unconverted
+    assert camera.pictures()[1].max() <= 1  # the black matte arrived black
+    sink.close()

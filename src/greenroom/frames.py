@@ -8,6 +8,7 @@ sink nothing of the pipeline (after aiortc, where every track speaks `VideoFrame
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Self
@@ -79,6 +80,12 @@ class I420:
         """Views of Y (full size), U and V (half width and height); writing them writes the
         picture."""
         return self.y, self.u, self.v
+
+    def map_planes(self, operation: Callable[[np.ndarray], np.ndarray]) -> I420:
+        """A new picture made by one geometric `operation` on each plane (a flip, a rotation)."""
+        y, u, v = (operation(plane) for plane in self.planes())
+        return I420(np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)])
+                    .reshape(y.shape[0] * 3 // 2, y.shape[1]))
 
     def rgb(self) -> np.ndarray:
         """The whole picture as HxWx3 RGB (a full conversion: for the paths that need it)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import ClassVar
 
+import cv2
 import numpy as np
 
 from greenroom.frames import Frame, Sink
@@ -38,9 +39,16 @@ class FakeVirtualCamera:
         self.closed = False
         type(self).instances.append(self)
 
+    @property
+    def planar(self) -> bool:
+        """Opened for yuv420p (I420) rather than RGB."""
+        return str(self.fmt).lower().endswith("i420")
+
     def send(self, frame: np.ndarray) -> None:
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"virtual camera takes {self.height}x{self.width}x3 uint8 frames, "
+        shape = ((self.height * 3 // 2, self.width) if self.planar
+                 else (self.height, self.width, 3))
+        if frame.shape != shape or frame.dtype != np.uint8:
+            raise ValueError(f"virtual camera takes {shape} uint8 frames, "
                              f"got {frame.shape} {frame.dtype}")
         self.frames += 1
         if self.keep_frames:
@@ -48,6 +56,12 @@ class FakeVirtualCamera:
             self.sent.append(frame.copy())
         if self.delay:
             time.sleep(self.delay)
+
+    def pictures(self) -> list[np.ndarray]:
+        """What was sent, as RGB pictures whatever the camera's format."""
+        if not self.planar:
+            return list(self.sent)
+        return [cv2.cvtColor(frame, cv2.COLOR_YUV2RGB_I420) for frame in self.sent]
 
     def close(self) -> None:
         self.closed = True

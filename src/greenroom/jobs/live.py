@@ -95,8 +95,9 @@ def open_live_source(request: SourceRequest, say: Say = _quiet) -> LiveSource:
     def open_frames() -> CameraSource | LiveFileSource:
         if request.source is not None and request.file is None:  # a stream: OpenCV opens it
             return CameraSource(CameraSettings(request.source, None, None, None, mjpg=False))
-        if request.file is not None:
-            return LiveFileSource(request.file, loop=request.loop, realtime=request.realtime)
+        if request.file is not None:  # in the codec's yuv420p: the engine takes it as it is
+            return LiveFileSource(request.file, loop=request.loop, realtime=request.realtime,
+                                  planar=True)
         device = parse_device(request.device)
         return CameraSource(
             CameraSettings(device, request.width, request.height, request.fps, request.mjpg)
@@ -134,7 +135,8 @@ def open_live_sinks(
             sinks.append(RecordingSink(outputs.record, source.width, source.height, source.fps,
                                        audio=audio))
         if outputs.virtual_camera:
-            camera = VirtualCameraSink(source.width, source.height, source.fps, outputs.vcam_device)
+            camera = VirtualCameraSink(source.width, source.height, source.fps, outputs.vcam_device,
+                                       planar=isinstance(source, LiveFileSource))
             say(f"sending to virtual camera {camera.device}")
             sinks.append(camera)
             if isinstance(source, OnDemandSource):

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 import cv2
+import numpy as np
 
-from greenroom.frames import Frame
+from greenroom.frames import I420, Frame
 
 
 class Mirror:
@@ -29,5 +30,11 @@ class Mirror:
         """`source`'s frames, each flipped while mirroring is on."""
         for item in source:
             if self.enabled:
-                item.image = cv2.flip(item.image, 1)
+                image = item.image
+                item.image = (image.map_planes(_flip) if isinstance(image, I420)
+                              else _flip(image))
             yield item
+
+
+def _flip(image: np.ndarray) -> np.ndarray:
+    return cv2.flip(image, 1)

@@ -96,10 +96,13 @@ class Processor:
         """Whether frames may come in the codec's yuv420p (`I420`) and the result go out so.
 
         True when the effect composites plane by plane and no other step needs a whole RGB
-        frame (low light, auto-framing and the matte knobs work on RGB).
+        frame (low light, auto-framing and the matte knobs work on RGB). Checked per frame, so
+        a live switch (a hotkey) between effects or steps takes the right path at once.
         """
         return (
-            self.effect.planar and self.enhancer is None and self.framer is None
+            self.effect.planar
+            and (self.enhancer is None or self.enhancer.strength == 0)
+            and (self.framer is None or not self.framer.enabled)
             and self.adjust is None
         )
 
@@ -111,7 +114,7 @@ class Processor:
 
     def prepare(self, frame: np.ndarray | I420) -> np.ndarray | I420:
         """The frame as the model and the effect should see it (brightened, with `enhancer`)."""
-        if self.enhancer is None:
+        if self.enhancer is None or (isinstance(frame, I420) and self.enhancer.strength == 0):
             return frame
         return self.enhancer.apply(frame.rgb() if isinstance(frame, I420) else frame)
 

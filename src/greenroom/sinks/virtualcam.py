@@ -12,7 +12,7 @@ from typing import Any
 
 from greenroom.errors import OutputError
 from greenroom.extras import require_extra
-from greenroom.frames import Frame, Sink
+from greenroom.frames import I420, Frame, Sink
 from greenroom.sinks.frames import to_rgb
 
 V4L2LOOPBACK_HINT = (
@@ -37,15 +37,20 @@ class VirtualCameraSink(Sink):
         fps: float,
         device: str | None = None,
         camera_factory: Callable[..., Any] | None = None,
+        planar: bool = False,
     ) -> None:
+        # `planar`: the device is fed yuv420p (I420), which v4l2loopback, OBS and the macOS
+        # camera take as they are; frames already in that format then need no conversion.
+        self.planar = planar
         if camera_factory is None:
             require_extra("camera", "the virtual camera", ("pyvirtualcam",))
             import pyvirtualcam
 
             camera_factory = pyvirtualcam.Camera
-            pixel_format = pyvirtualcam.PixelFormat.RGB
+            formats = pyvirtualcam.PixelFormat
+            pixel_format = formats.I420 if planar else formats.RGB
         else:
-            pixel_format = "rgb"
+            pixel_format = "i420" if planar else "rgb"
         try:
             self._camera = camera_factory(
                 width=width, height=height, fps=fps, fmt=pixel_format, device=device
@@ -57,7 +62,13 @@ class VirtualCameraSink(Sink):
         self.frames = 0
 
     def write(self, frame: Frame) -> None:
-        self._camera.send(to_rgb(frame.picture))
+        picture = frame.picture
+        if not self.planar:
+            self._camera.send(to_rgb(picture))
+        elif isinstance(picture, I420):
+            self._camera.send(picture.data)
+        else:
+            self._camera.send(I420.from_rgb(to_rgb(picture)).data)
         self.frames += 1
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import av
 import cv2
 import numpy as np
 
-from greenroom.frames import Frame
+from greenroom.frames import I420, Frame
 from greenroom.sources.video import AudioFeed, VideoFileSource
 
 #: Counter-clockwise display rotation (VideoInfo.rotation) -> the pixel rotation that shows it.
@@ -44,12 +44,15 @@ class LiveFileSource:
 
     TIME_BASE = Fraction(1, 1000)
 
-    def __init__(self, path: str | Path, loop: bool = False, realtime: bool = True) -> None:
+    def __init__(self, path: str | Path, loop: bool = False, realtime: bool = True,
+                 planar: bool = False) -> None:
         self.path = Path(path)
+        self.planar = planar  # frames in the decoder's yuv420p where it has it (`I420`)
         self.loop = loop
         self.realtime = realtime
         self.lost: str | None = None  # a file ends, it is never lost (as `CameraSource.lost`)
-        self._first = VideoFileSource(self.path)  # opened now: a bad file fails before any work
+        # Opened now: a bad file fails before any work.
+        self._first = VideoFileSource(self.path, planar=planar)
         self.info = self._first.info
         self._rotate = UPRIGHT.get(self.info.rotation)
         turned = self._rotate in (cv2.ROTATE_90_CLOCKWISE, cv2.ROTATE_90_COUNTERCLOCKWISE)
@@ -68,7 +71,7 @@ class LiveFileSource:
         try:
             while True:
                 if source is None:
-                    source = VideoFileSource(self.path)
+                    source = VideoFileSource(self.path, planar=self.planar)
                     if self._audio is not None:  # this pass's audio, on our timeline
                         self._audio.next_pass(source.audio_feed(), offset - source.start_time)
                 end = offset
@@ -111,8 +114,13 @@ class LiveFileSource:
             self._audio = LiveAudioFeed(self._first.audio_feed(), -self._first.start_time)
         return self._audio
 
-    def _upright(self, image: np.ndarray) -> np.ndarray:
-        return image if self._rotate is None else cv2.rotate(image, self._rotate)
+    def _upright(self, image: np.ndarray | I420) -> np.ndarray | I420:
+        if self._rotate is None:
+            return image
+        code = self._rotate
+        if isinstance(image, I420):
+            return image.map_planes(lambda plane: cv2.rotate(plane, code))
+        return cv2.rotate(image, code)
 
     def close(self) -> None:
         self._first.close()

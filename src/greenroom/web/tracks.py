@@ -30,6 +30,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import VideoFrame
 
 from greenroom.compositing import Effect
+from greenroom.frames import I420
 from greenroom.pipeline.processor import Processor
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.web.limits import fit
@@ -50,12 +51,15 @@ def checkerboard(height: int, width: int, square: int = 16) -> np.ndarray:
     return np.repeat(board[:, :, None], 3, axis=2)
 
 
-def to_video_frame(result: np.ndarray) -> VideoFrame:
-    """An effect's output (RGB, RGBA or a grayscale matte) -> a yuv420p frame for the encoder.
+def to_video_frame(result: np.ndarray | I420) -> VideoFrame:
+    """An effect's output (RGB, RGBA, a grayscale matte, or yuv420p planes) -> a yuv420p frame
+    for the encoder.
 
     Video has no alpha, so a transparent result is shown over a checkerboard. The conversion to
     yuv420p happens here, in the worker thread, once, rather than in every encoder it feeds.
     """
+    if isinstance(result, I420):
+        return VideoFrame.from_ndarray(result.data, format="yuv420p")
     if result.ndim == 2:
         frame = VideoFrame.from_ndarray(np.ascontiguousarray(result), format="gray")
     elif result.shape[2] == 4:
@@ -159,16 +163,28 @@ class ProcessedTrack(MediaStreamTrack):
             model = self.model
             self._processor = self._factory(self.effect, model)
             self._loaded_model = model
-        self._processor.effect = self.effect
+        processor = self._processor
+        processor.effect = self.effect
         width, height = fit(frame.width, frame.height, self.max_size)
+        if (width, height) == (frame.width, frame.height) and self._planar(frame, processor):
+            # The browser's yuv420p as it is, composited in its planes and sent back so.
+            picture = I420(frame.to_ndarray(format="yuv420p"))
+            result = processor.composite(picture, processor.segment(picture))
+            return to_video_frame(result), time.perf_counter() - started
         if (width, height) == (frame.width, frame.height):
             rgb = frame.to_ndarray(format="rgb24")
         else:
             rgb = frame.to_ndarray(
                 format="rgb24", width=width, height=height, interpolation="AREA"
             )
-        out = to_video_frame(self._processor.process(rgb))
+        out = to_video_frame(processor.process(rgb))
         return out, time.perf_counter() - started
+
+    @staticmethod
+    def _planar(frame: VideoFrame, processor: Processor) -> bool:
+        """Whether this frame can stay in its yuv420p planes through the processor."""
+        even = not (frame.width | frame.height) & 1
+        return frame.format.name == "yuv420p" and even and processor.takes_planes
 
     async def recv(self) -> VideoFrame:
         while True:
