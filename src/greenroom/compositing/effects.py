@@ -37,6 +37,63 @@ def blend(foreground: np.ndarray, background: np.ndarray, alpha: np.ndarray) -> 
     return cv2.blendLinear(foreground, background, alpha, 1.0 - alpha)
 
 
+def blend8(foreground: np.ndarray, background: np.ndarray, alpha8: np.ndarray,
+           out: np.ndarray | None = None) -> np.ndarray:
+    """`blend` with a uint8 matte (0..255), in integer arithmetic: for one plane of a yuv420p
+    picture, where it needs a quarter of the float version's memory traffic. Within one level
+    of `blend`."""
+    person = cv2.multiply(foreground, alpha8, scale=1 / 255)
+    rest = cv2.multiply(background, cv2.bitwise_not(alpha8), scale=1 / 255)
+    return cv2.add(person, rest, dst=out)
+
+
+class PlaneMatte:
+    """The matte of a yuv420p picture, at each plane's size, made when first asked for.
+
+    It is formed at the chroma planes' size (`uv`, half width and height: where the guided
+    filter works anyway) or at the picture's (`full`, small frames). Blending takes uint8
+    (`y8`, `uv8`), the edge work float (`y`, `uv`).
+    """
+
+    def __init__(self, size: tuple[int, int], uv: np.ndarray | None = None,
+                 full: np.ndarray | None = None) -> None:
+        if (uv is None) == (full is None):
+            raise ValueError("give the matte at one size: uv or full")
+        self.size = size  # (width, height) of the picture
+        self._uv, self._y = uv, full
+        self._uv8: np.ndarray | None = None
+        self._y8: np.ndarray | None = None
+
+    @property
+    def uv(self) -> np.ndarray:
+        if self._uv is None:
+            assert self._y is not None
+            half = (self.size[0] // 2, self.size[1] // 2)
+            self._uv = cv2.resize(self._y, half, interpolation=cv2.INTER_AREA)
+        return self._uv
+
+    @property
+    def y(self) -> np.ndarray:
+        if self._y is None:
+            self._y = cv2.resize(self.uv, self.size, interpolation=cv2.INTER_LINEAR)
+        return self._y
+
+    @property
+    def uv8(self) -> np.ndarray:
+        if self._uv8 is None:
+            self._uv8 = alpha_to_uint8(self.uv)
+        return self._uv8
+
+    @property
+    def y8(self) -> np.ndarray:
+        if self._y8 is None:
+            if self._y is not None:
+                self._y8 = alpha_to_uint8(self._y)
+            else:  # brought up in uint8: a quarter of the memory of a float matte
+                self._y8 = cv2.resize(self.uv8, self.size, interpolation=cv2.INTER_LINEAR)
+        return self._y8
+
+
 def cover_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale `image` to cover width x height without distortion, then crop the centre."""
     ih, iw = image.shape[:2]
@@ -60,14 +117,13 @@ class Effect(ABC):
     @abstractmethod
     def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray: ...
 
-    def apply_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
-        """The effect on a yuv420p picture; `alpha` is the matte at the picture's size,
-        `alpha_uv` at its chroma planes' size (half width and height).
+    def apply_planes(self, picture: I420, matte: PlaneMatte) -> I420:
+        """The effect on a yuv420p picture with its matte at each plane's size.
 
         By default through RGB (correct for any effect that keeps three channels); effects that
         set `planar` work on the planes.
         """
-        return I420.from_rgb(self.apply(picture.rgb(), alpha))
+        return I420.from_rgb(self.apply(picture.rgb(), matte.y))
 
     def reset(self) -> None:  # noqa: B027 - a no-op default, overridden by effects with state
         """Forget what was carried from frame to frame (a new file); most effects carry nothing."""
@@ -92,33 +148,34 @@ class BackgroundEffect(Effect):
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """The new background for this frame, HxWx3 uint8 RGB."""
 
-    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
         """The new background as a yuv420p picture (by default converted from `background`)."""
-        return I420.from_rgb(self.background(picture.rgb(), alpha))
+        return I420.from_rgb(self.background(picture.rgb(), matte.y))
 
     def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        return self._over(frame, self.background(frame, alpha), alpha, light_halvings=2)
-
-    def apply_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
-        """Each plane composited on its own: every step (blend, edge colour clean-up, light
-        wrap) is linear in the colour, so the planes need no RGB. U and V use the half-size
-        matte, and blurs there run one halving less so that they cover the same area."""
-        background = self.background_planes(picture, alpha, alpha_uv)
-        out = I420.blank(picture.width, picture.height)
-        for plane, new, target, matte, halvings in zip(
-            picture.planes(), background.planes(), out.planes(), (alpha, alpha_uv, alpha_uv),
-            (2, 1, 1), strict=True,
-        ):
-            target[...] = self._over(plane, new, matte, light_halvings=halvings)
-        return out
-
-    def _over(self, frame: np.ndarray, background: np.ndarray, alpha: np.ndarray,
-              light_halvings: int) -> np.ndarray:
-        """The person of `frame` over `background` (RGB, or one plane of a picture)."""
+        background = self.background(frame, alpha)
         person = edges.clean_edge_colors(frame, alpha) if self.clean_edges else frame
         out = blend(person, background, alpha)
         if self.light_wrap > 0:
-            out = edges.light_wrap(out, background, alpha, self.light_wrap, light_halvings)
+            out = edges.light_wrap(out, background, alpha, self.light_wrap)
+        return out
+
+    def apply_planes(self, picture: I420, matte: PlaneMatte) -> I420:
+        """Each plane composited on its own: every step (blend, edge colour clean-up, light
+        wrap) is linear in the colour, so the planes need no RGB. U and V use the half-size
+        matte, and blurs there run one halving less so that they cover the same area."""
+        background = self.background_planes(picture, matte)
+        out = I420.blank(picture.width, picture.height)
+        for index, (plane, new, target) in enumerate(
+            zip(picture.planes(), background.planes(), out.planes(), strict=True)
+        ):
+            luma = index == 0
+            alpha = (matte.y if luma else matte.uv) if self.clean_edges or self.light_wrap else None
+            person = edges.clean_edge_colors(plane, alpha) if self.clean_edges else plane
+            blend8(person, new, matte.y8 if luma else matte.uv8, out=target)
+            if self.light_wrap > 0:
+                target[...] = edges.light_wrap(target, new, alpha, self.light_wrap,
+                                               2 if luma else 1)
         return out
 
 
@@ -143,6 +200,11 @@ class Blur(BackgroundEffect):
         self.halo_free = halo_free
 
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        return self._blurred(frame, alpha, 0)
+
+    def _blurred(self, frame: np.ndarray, alpha: np.ndarray, alpha_halvings: int) -> np.ndarray:
+        """`frame` (RGB, or one plane) blurred; `alpha` is the matte at the frame's size
+        halved `alpha_halvings` times (the luma plane uses the chroma planes' matte)."""
         height, width = frame.shape[:2]
         sigma = self.strength * height / 720.0
         if sigma < 0.5:
@@ -160,7 +222,10 @@ class Blur(BackgroundEffect):
             # covers anyway (alpha ~ 1), instead of dividing by ~0.
             eps = np.float32(1e-2)
             channels = 1 if frame.ndim == 2 else frame.shape[2]
-            weight = cv2.subtract(1.0, halve(alpha, times))
+            if times >= alpha_halvings:
+                weight = cv2.subtract(1.0, halve(alpha, times - alpha_halvings))
+            else:
+                weight = cv2.subtract(1.0, cv2.resize(alpha, small.shape[1::-1]))
             weight3 = weight if channels == 1 else cv2.merge([weight] * channels)
             pixels = small.astype(np.float32)
             numerator = cv2.GaussianBlur(cv2.multiply(pixels, weight3), (ksize, ksize), small_sigma)
@@ -170,13 +235,13 @@ class Blur(BackgroundEffect):
             blurred = cv2.convertScaleAbs(cv2.divide(numerator, denominator3))
         return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
 
-    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
         """Each plane blurred on its own: the strength follows each plane's height, so U and V
-        (half height) get half the sigma in their own pixels, the same blur on the picture."""
+        (half height) get half the sigma in their own pixels, the same blur on the picture.
+        All three take their weights from the half-size matte."""
         out = I420.blank(picture.width, picture.height)
-        for plane, target, matte in zip(picture.planes(), out.planes(),
-                                        (alpha, alpha_uv, alpha_uv), strict=True):
-            target[...] = self.background(plane, matte)
+        for index, (plane, target) in enumerate(zip(picture.planes(), out.planes(), strict=True)):
+            target[...] = self._blurred(plane, matte.uv, 1 if index == 0 else 0)
         return out
 
 
@@ -201,8 +266,8 @@ class ImageBackground(BackgroundEffect):
             self._cache = {key: cover_resize(self.image, width, height)}
         return self._cache[key]
 
-    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
-        return _converted_once(self._planes, picture, lambda: self.background(picture.y, alpha))
+    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
+        return _converted_once(self._planes, picture, lambda: self.background(picture.y, matte.uv))
 
 
 class ColorBackground(BackgroundEffect):
@@ -224,8 +289,8 @@ class ColorBackground(BackgroundEffect):
             self._cache = {key: np.full((height, width, 3), self.rgb, np.uint8)}
         return self._cache[key]
 
-    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
-        return _converted_once(self._planes, picture, lambda: self.background(picture.y, alpha))
+    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
+        return _converted_once(self._planes, picture, lambda: self.background(picture.y, matte.uv))
 
 
 def _converted_once(cache: dict[tuple[int, int], I420], picture: I420,
@@ -246,7 +311,7 @@ class Passthrough(Effect):
     def apply(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         return frame
 
-    def apply_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
+    def apply_planes(self, picture: I420, matte: PlaneMatte) -> I420:
         return picture
 
 

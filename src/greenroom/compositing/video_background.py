@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from greenroom.compositing.effects import BackgroundEffect, cover_resize
+from greenroom.compositing.effects import BackgroundEffect, PlaneMatte, cover_resize
 from greenroom.frames import I420, Frame
 from greenroom.sources.video import VideoFileSource
 
@@ -46,8 +46,8 @@ class VideoBackground(BackgroundEffect):
         height, width = frame.shape[:2]
         return cover_resize(self._next_image(), width, height)
 
-    def background_planes(self, picture: I420, alpha: np.ndarray, alpha_uv: np.ndarray) -> I420:
-        return I420.from_rgb(self.background(picture.y, alpha))  # the frame's size is enough
+    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
+        return I420.from_rgb(self.background(picture.y, matte.uv))  # the size is enough
 
     def close(self) -> None:
         self._source.close()

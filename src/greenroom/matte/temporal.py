@@ -28,6 +28,8 @@ from greenroom.compositing.resample import halve, levels_to
 def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """The frame as float32 gray in [0, 1] at `size` = (width, height), area-averaged.
 
+    `frame` is RGB, or the Y plane of a yuv420p picture (2-D, limited range 16..235: mapped to
+    0..1 alike, so both measure change on the same scale).
     OpenCV's INTER_AREA is fast for a whole-number ratio (1280 -> 256) but takes a slow generic
     path for a ratio like 1920 -> 256 (4 ms); there, exact halvings come first (1.5 ms).
     """
@@ -36,6 +38,8 @@ def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if width % size[0] or height % size[1]:  # keep at least 2x for the final area resize
         times = min(levels_to(width, 2 * size[0]), levels_to(height, 2 * size[1]))
     small = cv2.resize(halve(frame, times), size, interpolation=cv2.INTER_AREA)
+    if small.ndim == 2:  # luma
+        return np.clip((small.astype(np.float32) - 16) * np.float32(1 / 219), 0, 1)
     return cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
 
 

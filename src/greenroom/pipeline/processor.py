@@ -6,10 +6,10 @@ camera) pay for loading once. It is the unit the streaming pipelines run in thei
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
+from greenroom.compositing.effects import PlaneMatte
 from greenroom.compositing.framing import AutoFramer
 from greenroom.enhance.lowlight import LowLightEnhancer
 from greenroom.frames import I420
@@ -124,14 +124,16 @@ class Processor:
         With `skip_still`, a still frame returns the previous mask without running the model. A
         yuv420p frame is read at half size (`I420.half_rgb`): the model's input is smaller still.
         """
+        # What changed between frames is read from the luma plane of a yuv420p frame as it is.
+        signal = frame.y if isinstance(frame, I420) else frame
         if isinstance(frame, I420):
             frame = self._analysis(frame)
         check_frame(frame)
-        if self.cuts is not None and self.cuts.is_cut(frame):
+        if self.cuts is not None and self.cuts.is_cut(signal):
             self._forget()
         if (
             self.skipper is not None
-            and self.skipper.can_reuse(frame)
+            and self.skipper.can_reuse(signal)
             and self._last_mask is not None
         ):
             return self._last_mask
@@ -139,7 +141,7 @@ class Processor:
         if self.skipper is not None:
             self.skipper.computed(mask)
         if self.temporal is not None:
-            mask = self.temporal.update(frame, mask)
+            mask = self.temporal.update(signal, mask)
         self._last_mask = mask
         return mask
 
@@ -195,15 +197,12 @@ class Processor:
             if not self.takes_planes:
                 return self.composite(frame.rgb(), small)
             view = self._analysis(frame)
-            half = (frame.width // 2, frame.height // 2)
+            size = (frame.width, frame.height)
             if view.shape[0] == frame.height:  # a small frame, read whole
-                alpha = self.matte_from_mask(view, small)
-                alpha_uv = cv2.resize(alpha, half, interpolation=cv2.INTER_AREA)
+                matte = PlaneMatte(size, full=self.matte_from_mask(view, small))
             else:  # formed at half size (the chroma planes'), brought up as the RGB path does
-                alpha_uv = self.matte_from_mask(view, small)
-                alpha = cv2.resize(alpha_uv, (frame.width, frame.height),
-                                   interpolation=cv2.INTER_LINEAR)
-            return self.effect.apply_planes(frame, alpha, alpha_uv)
+                matte = PlaneMatte(size, uv=self.matte_from_mask(view, small))
+            return self.effect.apply_planes(frame, matte)
         alpha = self.final_matte(frame, small)
         output = self.effect.apply(frame, alpha)
         return output if self.framer is None else self.framer.frame(output, alpha)
