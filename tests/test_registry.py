@@ -260,6 +260,25 @@ def test_ensure_model_downloads_into_the_folder(server, tmp_path):
     assert len(_Handler.requests) == 1
 
 
+def test_helper_models_use_the_same_store(server, tmp_path, monkeypatch):
+    from greenroom.aux_models import AUX_MODELS, aux_model_path
+
+    model = replace(AUX_MODELS["zero-dce"], url=f"{server}/good", sha256=PAYLOAD_SHA)
+    monkeypatch.setitem(AUX_MODELS, "zero-dce", model)
+    path = aux_model_path("zero-dce", tmp_path)
+    assert path == tmp_path / model.filename and path.read_bytes() == PAYLOAD
+    assert store.cached_path(model, tmp_path) == path
+    assert aux_model_path("zero-dce", tmp_path) == path  # second time: from the folder
+    assert len(_Handler.requests) == 1
+    monkeypatch.setitem(AUX_MODELS, "zero-dce", replace(model, url=f"{server}/error"))
+    monkeypatch.setattr("greenroom.segmentation.download.time.sleep", lambda s: None)
+    with pytest.raises(DownloadError) as caught:
+        aux_model_path("zero-dce", tmp_path / "other")
+    message = str(caught.value)  # one line: what failed and how to place the file by hand
+    assert "\n" not in message and "HTTP 500" in message
+    assert f"save it as {tmp_path / 'other' / model.filename}" in message
+
+
 # --- providers ----------------------------------------------------------------------------------
 
 
