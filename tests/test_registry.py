@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from greenroom.errors import GreenroomError, InputError
-from greenroom.segmentation import MODEL_NAMES, load_segmenter, registry
+from greenroom.segmentation import MODEL_NAMES, load_segmenter, registry, store
 from greenroom.segmentation.download import DownloadError, download_file
 from tests.cli import run
 from tests.conftest import shared_path
@@ -89,7 +89,7 @@ def test_unknown_name_lists_the_models():
 
 
 def test_models_dir_precedence(monkeypatch, tmp_path):
-    monkeypatch.setattr(registry.sys, "platform", "linux")
+    monkeypatch.setattr(store.sys, "platform", "linux")
     monkeypatch.delenv(registry.ENV_MODELS_DIR, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
@@ -105,9 +105,9 @@ def test_models_dir_precedence(monkeypatch, tmp_path):
 
 def test_platform_cache_dirs(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(registry.sys, "platform", "darwin")
+    monkeypatch.setattr(store.sys, "platform", "darwin")
     assert registry.platform_cache_dir() == tmp_path / "Library/Caches/greenroom/models"
-    monkeypatch.setattr(registry.sys, "platform", "win32")
+    monkeypatch.setattr(store.sys, "platform", "win32")
     monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "local"))
     assert registry.platform_cache_dir() == tmp_path / "local/greenroom/cache/models"
 
@@ -119,7 +119,7 @@ def test_a_file_in_the_folder_is_used_without_download(monkeypatch):
     def no_download(*args, **kwargs):
         raise AssertionError("must not download a file that is already there")
 
-    monkeypatch.setattr(registry, "download_file", no_download)
+    monkeypatch.setattr(store, "download_file", no_download)
     segmenter = load_segmenter("meet-lite")
     try:
         assert segmenter.name == "meet-lite"
@@ -258,6 +258,25 @@ def test_ensure_model_downloads_into_the_folder(server, tmp_path):
     assert registry.cached_path(info, tmp_path) == path
     registry.ensure_model(info, tmp_path)  # second time: from the folder
     assert len(_Handler.requests) == 1
+
+
+def test_helper_models_use_the_same_store(server, tmp_path, monkeypatch):
+    from greenroom.aux_models import AUX_MODELS, aux_model_path
+
+    model = replace(AUX_MODELS["zero-dce"], url=f"{server}/good", sha256=PAYLOAD_SHA)
+    monkeypatch.setitem(AUX_MODELS, "zero-dce", model)
+    path = aux_model_path("zero-dce", tmp_path)
+    assert path == tmp_path / model.filename and path.read_bytes() == PAYLOAD
+    assert store.cached_path(model, tmp_path) == path
+    assert aux_model_path("zero-dce", tmp_path) == path  # second time: from the folder
+    assert len(_Handler.requests) == 1
+    monkeypatch.setitem(AUX_MODELS, "zero-dce", replace(model, url=f"{server}/error"))
+    monkeypatch.setattr("greenroom.segmentation.download.time.sleep", lambda s: None)
+    with pytest.raises(DownloadError) as caught:
+        aux_model_path("zero-dce", tmp_path / "other")
+    message = str(caught.value)  # one line: what failed and how to place the file by hand
+    assert "\n" not in message and "HTTP 500" in message
+    assert f"save it as {tmp_path / 'other' / model.filename}" in message
 
 
 # --- providers ----------------------------------------------------------------------------------

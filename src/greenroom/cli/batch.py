@@ -17,7 +17,6 @@ from greenroom.cli.options import (
     encoding_options,
     framing_option,
     load_model,
-    model_location,
 )
 from greenroom.jobs import storage
 from greenroom.jobs.batch import plan_batch, run_tasks
@@ -31,15 +30,14 @@ def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
     background = chosen.background
     if background is not None and not storage.is_url(background):
         background = str(Path(background).expanduser().resolve())
-    models_dir, providers = model_location()
     return JobSettings(
         blur=chosen.blur, background=background, color=chosen.color,
         light_wrap=chosen.light_wrap, blur_style=chosen.blur_style,
         transparent=chosen.transparent, mask=chosen.mask,
         model=chosen.model, matte_quality=chosen.matte_quality, refine=chosen.refine,
         threads=chosen.threads,
-        models_dir=str(Path(models_dir).resolve()) if models_dir else None,
-        providers=providers, **encoding,  # type: ignore[arg-type]
+        models_dir=str(Path(chosen.models_dir).resolve()) if chosen.models_dir else None,
+        providers=chosen.provider, **encoding,  # type: ignore[arg-type]
     )
 
 
@@ -98,7 +96,8 @@ def batch(
     if chosen.matte_quality is not None and chosen.model != "auto":
         raise click.UsageError("give --matte-quality or --model, not both")
     if ray_address is None and chosen.matte_quality is None:
-        load_model(chosen.model).close()  # downloads a registry model once, before the workers
+        # Downloads a catalogue model once, before the workers.
+        load_model(chosen.model_request()).close()
     settings = job_settings(
         chosen, adjust=adjust if adjust.active else None, crf=crf, preset=preset,
         temporal=temporal, auto_frame=auto_frame, image_format=fmt, image_quality=quality,

@@ -93,7 +93,7 @@ def camera(frames: SourceRequest, mirror: bool, outputs: OutputRequest, chosen: 
     try:
         processor = chosen.processor(effect, temporal=temporal, skip_still=skip_still,
                                      adjust=adjust, framing=framer,
-                                     enhancer=make_enhancer(low_light))
+                                     enhancer=make_enhancer(low_light, chosen.models_dir))
     except BaseException:
         source.close()
         raise

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from greenroom.cli.options import MODEL_HELP, load_model, model_options, validate_model
 from greenroom.evaluation.runner import STAGES, Stage, evaluate
+from greenroom.segmentation.request import ModelRequest
 
 COLUMNS = [
     ("dataset", "dataset", "{}"),
@@ -59,6 +60,8 @@ def eval_command(
     sequences: tuple[Path, ...],
     stages: tuple[str, ...],
     model: str,
+    models_dir: str | None,
+    provider: tuple[str, ...] | None,
     matte_quality: str | None,
     limit: int | None,
     as_json: bool,
@@ -81,6 +84,7 @@ def eval_command(
         job_model, job_stages = model, chosen
         if matte_quality:
             job_model, job_stages = quality_job(matte_quality, is_sequence)
+        request = ModelRequest(job_model, None, models_dir, provider)
         for stage in job_stages:
             if stage.temporal and not is_sequence:
                 continue  # unrelated photos have no time axis to smooth along
@@ -92,7 +96,7 @@ def eval_command(
                 bar.update(1)
 
             try:
-                rows.append(evaluate(root, stage, model=partial(load_model, job_model),
+                rows.append(evaluate(root, stage, model=partial(load_model, request),
                                      sequence=is_sequence,
                                      limit=limit, progress=tick))
             finally:

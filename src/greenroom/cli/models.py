@@ -46,10 +46,10 @@ def list_models(models_dir: Path | None) -> None:
             size_in = f"<={max(spec.width, spec.height)}"
         elif spec is not None:
             size_in = f"{spec.width}x{spec.height}"
-        elif info.recurrent:
-            size_in = "any"
+        elif info.input_size is not None:  # a built-in model
+            size_in = "{}x{}".format(*info.input_size)
         else:
-            size_in = "256x256" if info.name.endswith("general") else "256x144"
+            size_in = "any"  # recurrent: any frame size
         rows.append((
             info.name,
             info.backend,

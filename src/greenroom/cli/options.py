@@ -17,11 +17,12 @@ from greenroom.pipeline.processor import Processor
 from greenroom.segmentation import (
     MODEL_NAMES,
     MODEL_SUFFIXES,
+    ModelRequest,
     Segmenter,
-    load_segmenter,
+    load,
     looks_like_path,
 )
-from greenroom.segmentation.registry import ALIASES
+from greenroom.segmentation.catalogue import ALIASES
 
 MODEL_HELP = (
     "Segmentation model: 'auto' (MediaPipe's landscape model for wide frames, the general one "
@@ -47,51 +48,37 @@ def validate_model(ctx: click.Context | None, param: click.Parameter | None, val
     )
 
 
-_MODELS_DIR = "greenroom.models_dir"
-_PROVIDERS = "greenroom.providers"
-
-
-def _set_models_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
-    ctx.meta[_MODELS_DIR] = value
-
-
-def _set_providers(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+def _providers(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    """`--provider`: short provider names, checked now so a typo is a usage error."""
     from greenroom.segmentation.backends import normalize_providers
 
     try:
-        ctx.meta[_PROVIDERS] = normalize_providers(value)
+        providers = normalize_providers(value)
     except GreenroomError as exc:
         raise click.BadParameter(str(exc)) from None
+    return tuple(providers) if providers else None
 
 
-def load_model(name: str, num_threads: int | None = None) -> Segmenter:
-    """Load `--model` with this invocation's `--models-dir` and `--provider`."""
-    meta = click.get_current_context().meta
+def load_model(request: ModelRequest) -> Segmenter:
+    """Load the model a command asked for, every runtime's refusal as one `GreenroomError`."""
     try:
-        return load_segmenter(
-            name, num_threads, models_dir=meta.get(_MODELS_DIR), providers=meta.get(_PROVIDERS)
-        )
+        return load(request)
     except GreenroomError:
         raise
     except (ValueError, RuntimeError) as exc:
         # A runtime refusing a file (garbage or empty bytes named .tflite) raises its own
         # errors from native code; the user needs one line naming the file.
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GreenroomError(f"{name}: not a model that can be loaded ({reason})") from None
-
-
-def model_location() -> tuple[str | None, tuple[str, ...] | None]:
-    """This invocation's `--models-dir` and `--provider`, as plain data for worker processes."""
-    meta = click.get_current_context().meta
-    providers = meta.get(_PROVIDERS)
-    return meta.get(_MODELS_DIR), (tuple(providers) if providers else None)
+        raise GreenroomError(f"{request.name}: not a model that can be loaded ({reason})") from None
 
 
 def model_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--models-dir and --provider: where registry models live, which ONNX providers run them.
+    """--models-dir and --provider: where catalogue models live, which ONNX providers run them.
 
-    They are kept in the click context of this invocation, where `load_model` finds them, so
-    commands need no new parameters.
+    The command receives them as the parameters `models_dir` and `provider` (a tuple of short
+    provider names, or None) and passes them on in the `ModelRequest` it builds.
     """
     for decorator in reversed(_model_option_decorators()):
         command = decorator(command)
@@ -103,16 +90,13 @@ def _model_option_decorators() -> list[Callable[[Callable[..., Any]], Callable[.
         click.option(
             "--models-dir",
             type=click.Path(file_okay=False),
-            expose_value=False,
-            callback=_set_models_dir,
             help="Folder for downloaded models (default: $GREENROOM_MODELS, else the user "
             "cache folder, e.g. ~/.cache/greenroom/models).",
         ),
         click.option(
             "--provider",
             metavar="NAME[,NAME]",
-            expose_value=False,
-            callback=_set_providers,
+            callback=_providers,
             help="ONNX Runtime execution provider(s) for .onnx models: cpu (default), cuda, "
             "tensorrt, coreml, directml, openvino.",
         ),
@@ -134,12 +118,18 @@ class EffectArgs:
     refine: bool = True
     threads: int | None = None
     matte_quality: str | None = None
+    models_dir: str | None = None
+    provider: tuple[str, ...] | None = None
+
+    def model_request(self, model: str | None = None) -> ModelRequest:
+        """`--model` (or `model`) with this invocation's --threads, --models-dir, --provider."""
+        return ModelRequest(model or self.model, self.threads, self.models_dir, self.provider)
 
     def effect(self) -> Effect:
         """The effect; a background file is opened now, so a bad one fails before any work."""
         return effect_from_options(
             self.blur, self.background, self.color, self.transparent, self.mask, self.light_wrap,
-            self.blur_style,
+            self.blur_style, models_dir=self.models_dir,
         )
 
     def processor(self, effect: Effect, **options: Any) -> Processor:
@@ -160,7 +150,7 @@ class EffectArgs:
                 options["temporal"] = options["temporal"] and chosen.temporal
             click.echo(f"greenroom: --matte-quality {self.matte_quality}: {chosen.describe()}",
                        err=True)
-        segmenter = load_model(model, self.threads)
+        segmenter = load_model(self.model_request(model))
         return Processor(effect, model=segmenter, refine=refiner_for(segmenter, refine), **options)
 
 
@@ -276,8 +266,13 @@ def effect_from_options(
     mask: bool,
     light_wrap: float = 0.0,
     blur_style: str = "normal",
+    *,
+    models_dir: str | None = None,
 ) -> Effect:
-    """Build the effect; the background is opened here so a bad one fails before any work."""
+    """Build the effect; the background is opened here so a bad one fails before any work.
+
+    `models_dir`: where the depth model of `--blur-style focus` is found or downloaded to.
+    """
     if blur_style != "normal" and (background or color or transparent or mask):
         raise click.UsageError("--blur-style goes with --blur, not with another effect")
     try:
@@ -289,7 +284,7 @@ def effect_from_options(
             mask=mask,
             light_wrap=light_wrap,
             blur_style=blur_style,
-            models_dir=model_location()[0] if blur_style != "normal" else None,
+            models_dir=models_dir if blur_style != "normal" else None,
         )
     except GreenroomError:
         raise
@@ -334,12 +329,11 @@ def lowlight_option(command: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-def make_enhancer(strength: float | None) -> Any:
-    """The low-light enhancer `--low-light` asks for, or None."""
+def make_enhancer(strength: float | None, models_dir: str | None = None) -> Any:
+    """The low-light enhancer `--low-light` asks for (its model in `models_dir`), or None."""
     if strength is None:
         return None
     from greenroom.aux_models import aux_model_path
     from greenroom.enhance.lowlight import DEFAULT_ENHANCER, LowLightEnhancer
 
-    models_dir, _ = model_location()
     return LowLightEnhancer(aux_model_path(DEFAULT_ENHANCER, models_dir), strength=strength)

@@ -88,8 +88,9 @@ def video(
         if bar is not None:
             bar.update(1)
 
+    enhancer = make_enhancer(low_light, chosen.models_dir)
     processor = chosen.processor(effect, temporal=temporal, adjust=adjust,
-                                 framing=auto_frame, enhancer=make_enhancer(low_light))
+                                 framing=auto_frame, enhancer=enhancer)
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of

@@ -32,7 +32,7 @@ _processors: dict[tuple[str, int | None, str], Processor] = {}
 def processor_for(settings: JobSettings, kind: str) -> Processor:
     """The worker's processor for `kind` files (videos get temporal smoothing, photos don't)."""
     from greenroom.api import make_effect
-    from greenroom.segmentation import load_segmenter
+    from greenroom.segmentation import load
 
     key = (settings.fingerprint(), settings.threads, kind)
     processor = _processors.get(key)
@@ -44,10 +44,7 @@ def processor_for(settings: JobSettings, kind: str) -> Processor:
             chosen = plan(settings.matte_quality, "video" if kind == "video" else "photo")
             model, refine = chosen.model, refine and chosen.refine
             temporal = temporal and chosen.temporal
-        segmenter = load_segmenter(
-            model, settings.threads, models_dir=settings.models_dir,
-            providers=settings.providers,
-        )
+        segmenter = load(settings.model_request(model))
         processor = Processor(
             make_effect(**settings.effect_kwargs()), model=segmenter, refine=refine,
             temporal=temporal and kind == "video", adjust=settings.adjust,

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from greenroom.matte.adjust import MatteAdjust
+from greenroom.segmentation.request import ModelRequest
 
 #: Settings that change how fast a file is made, never what is made: left out of the
 #: fingerprint, so a rerun with another layout still skips finished files.
@@ -51,6 +52,10 @@ class JobSettings:
 
     def with_threads(self, threads: int) -> JobSettings:
         return replace(self, threads=threads)
+
+    def model_request(self, model: str) -> ModelRequest:
+        """How a worker asks for `model` (the batch's, or the one --matte-quality picked)."""
+        return ModelRequest(model, self.threads, self.models_dir, self.providers)
 
     def effect_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `greenroom.api.make_effect`."""

@@ -15,8 +15,7 @@ import numpy as np
 
 from greenroom.errors import GreenroomError
 from greenroom.extras import require_extra
-from greenroom.segmentation.base import ChannelOrder, check_frame
-from greenroom.segmentation.mediapipe_selfie import default_threads
+from greenroom.segmentation.base import ChannelOrder, check_frame, default_threads
 from greenroom.segmentation.native_log import quiet_native_info
 from greenroom.segmentation.specs import ModelSpec, Preprocessor, decode_output
 

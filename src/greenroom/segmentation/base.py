@@ -7,6 +7,7 @@ mask and decide themselves how to upsample it.
 
 from __future__ import annotations
 
+import os
 from typing import Literal, Protocol, runtime_checkable
 
 import cv2
@@ -28,6 +29,15 @@ class Segmenter(Protocol):
     def segment(self, frame: np.ndarray, order: ChannelOrder = "rgb") -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+def default_threads() -> int:
+    """Two inference threads: enough for the small models, and leaves cores for decode/encode.
+
+    Every runtime (LiteRT for MediaPipe's and the spec-driven models, ONNX Runtime) takes its
+    default from here.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def check_frame(frame: np.ndarray) -> None:

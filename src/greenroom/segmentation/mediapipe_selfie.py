@@ -13,17 +13,15 @@ matches the output of mediapipe 0.10.21's `solutions.selfie_segmentation`, store
 
 from __future__ import annotations
 
-import importlib.resources
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from greenroom.errors import GreenroomError
-from greenroom.segmentation.base import ChannelOrder, check_frame
+from greenroom.segmentation.base import ChannelOrder, check_frame, default_threads
+from greenroom.segmentation.catalogue import MODELS
 from greenroom.segmentation.native_log import quiet_native_info
+from greenroom.segmentation.store import builtin_model_path
 
 
 @dataclass(frozen=True)
@@ -36,21 +34,14 @@ class SelfieVariant:
     width: int
 
 
+#: The built-in models of the catalogue (`selfie-general`, `selfie-landscape`) by variant name.
 VARIANTS: dict[str, SelfieVariant] = {
-    "general": SelfieVariant("general", "selfie_segmentation.tflite", 256, 256),
-    "landscape": SelfieVariant("landscape", "selfie_segmentation_landscape.tflite", 144, 256),
+    info.name.removeprefix("selfie-"): SelfieVariant(
+        info.name.removeprefix("selfie-"), info.filename, info.input_size[1], info.input_size[0]
+    )
+    for info in MODELS.values()
+    if info.builtin and info.input_size is not None
 }
-
-
-def builtin_model_path(filename: str) -> Path:
-    """The path of a model file shipped inside greenroom (`segmentation/weights/`)."""
-    path = Path(str(importlib.resources.files("greenroom.segmentation") / "weights" / filename))
-    if not path.is_file():
-        raise GreenroomError(
-            f"{filename} is missing from the installed greenroom package ({path.parent}); "
-            "reinstall greenroom"
-        )
-    return path
 
 
 #: OpenCV 4's fixed-point sampling: positions in 1/32 pixel (`INTER_BITS` = 5).
@@ -85,11 +76,6 @@ def perspective_maps(matrix: np.ndarray, size: tuple[int, int]) -> tuple[np.ndar
     mask = (1 << INTER_BITS) - 1
     fraction = ((fy & mask) << INTER_BITS) + (fx & mask)
     return coarse, fraction.astype(np.uint16)
-
-
-def default_threads() -> int:
-    """Two inference threads: enough for the small models, and leaves cores for decode/encode."""
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 class MediaPipeSelfieSegmenter:
