@@ -68,7 +68,7 @@ def shared_models(monkeypatch) -> Path:
 
 def mean_iou(segmenter, portraits) -> float:
     """Mean person IoU; a recurrent model starts afresh on each photo (they are unrelated)."""
-    reset = getattr(segmenter, "reset", lambda: None)
+    reset = segmenter.reset
     ious = []
     for image, truth in portraits:
         reset()
@@ -148,7 +148,7 @@ def test_outputs_are_probabilities_at_model_resolution(portraits, shared_models)
             width, height = info.spec.size_for(image.shape[1], image.shape[0])
             assert mask.shape == (height, width) or name.startswith("bodypix")
         assert mask.min() >= 0.0 and mask.max() <= 1.0
-        getattr(segmenter, "reset", lambda: None)()
+        segmenter.reset()
         bgr = segmenter.segment(np.ascontiguousarray(image[:, :, ::-1]), order="bgr")
         np.testing.assert_allclose(bgr, mask, atol=1e-6)
         segmenter.close()

@@ -75,10 +75,8 @@ class Processor:
         self.temporal = TemporalSmoother() if temporal is True else (temporal or None)
         self.skipper = StillnessSkipper() if skip_still is True else (skip_still or None)
         # Recurrent models carry state of their own, which a new shot must drop too.
-        reset_model = getattr(self.segmenter, "reset", None)
-        self._reset_model = reset_model if callable(reset_model) else None
         carries_state = (
-            self.temporal is not None or self.skipper is not None or self._reset_model is not None
+            self.temporal is not None or self.skipper is not None or self.segmenter.stateful
         )
         self.cuts = (
             (SceneCutDetector() if scene_cuts is True else (scene_cuts or None))
@@ -162,8 +160,7 @@ class Processor:
         self._refined = None
         if self.temporal is not None:
             self.temporal.reset()
-        if self._reset_model is not None:
-            self._reset_model()
+        self.segmenter.reset()
 
     def matte_from_mask(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person.

@@ -15,7 +15,7 @@ import numpy as np
 
 from greenroom.errors import GreenroomError
 from greenroom.extras import require_extra
-from greenroom.segmentation.base import ChannelOrder, check_frame, default_threads
+from greenroom.segmentation.base import ChannelOrder, Segmenter, check_frame, default_threads
 from greenroom.segmentation.native_log import quiet_native_info
 from greenroom.segmentation.specs import ModelSpec, Preprocessor, decode_output
 
@@ -95,7 +95,7 @@ def require_cpu_only(providers: str | Sequence[str] | None, what: str) -> None:
         )
 
 
-class SpecSegmenter:
+class SpecSegmenter(Segmenter):
     """Shared `segment` for the backends: preprocess by spec, run, decode by spec."""
 
     name: str

@@ -21,14 +21,22 @@ class Segmenter(Protocol):
     """Frame in, soft person mask out.
 
     `segment` takes an HxWx3 uint8 frame (RGB unless `order="bgr"`) and returns a float32 mask in
-    [0, 1] at the model's resolution, 1 meaning person.
+    [0, 1] at the model's resolution, 1 meaning person. Every model subclasses this, so the
+    optional parts have defaults: `stateful` models (recurrent ones) carry state from frame to
+    frame that `reset()` drops at a new shot; `close()` releases the runtime.
     """
 
     name: str
+    #: Whether the model carries state between frames (which a scene cut must drop).
+    stateful: bool = False
 
     def segment(self, frame: np.ndarray, order: ChannelOrder = "rgb") -> np.ndarray: ...
 
-    def close(self) -> None: ...
+    def reset(self) -> None:  # noqa: B027 - a no-op default: most models carry nothing
+        """Forget the frames seen so far (a new shot, a new file)."""
+
+    def close(self) -> None:  # noqa: B027 - a no-op default
+        """Release the runtime."""
 
 
 def default_threads() -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from greenroom.segmentation.base import ChannelOrder, check_frame, default_threads
+from greenroom.segmentation.base import ChannelOrder, Segmenter, check_frame, default_threads
 from greenroom.segmentation.catalogue import MODELS
 from greenroom.segmentation.native_log import quiet_native_info
 from greenroom.segmentation.store import builtin_model_path
@@ -78,7 +78,7 @@ def perspective_maps(matrix: np.ndarray, size: tuple[int, int]) -> tuple[np.ndar
     return coarse, fraction.astype(np.uint16)
 
 
-class MediaPipeSelfieSegmenter:
+class MediaPipeSelfieSegmenter(Segmenter):
     """MediaPipe selfie segmentation (general 256x256 or landscape 144x256) on LiteRT."""
 
     def __init__(self, variant: str = "general", num_threads: int | None = None) -> None:
@@ -137,7 +137,7 @@ class MediaPipeSelfieSegmenter:
         self._interpreter = None
 
 
-class AutoSelfieSegmenter:
+class AutoSelfieSegmenter(Segmenter):
     """Chooses the landscape model for wide frames and the general one otherwise.
 
     The landscape model's 144x256 input matches 16:9 video without squashing the person; for

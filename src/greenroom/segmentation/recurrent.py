@@ -20,7 +20,7 @@ import numpy as np
 
 from greenroom.errors import GreenroomError
 from greenroom.segmentation.backends import onnx_session
-from greenroom.segmentation.base import ChannelOrder, check_frame
+from greenroom.segmentation.base import ChannelOrder, Segmenter, check_frame
 
 STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
 STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
@@ -36,7 +36,7 @@ def is_recurrent_signature(input_names: Sequence[str], output_names: Sequence[st
     )
 
 
-class RecurrentMattingSegmenter:
+class RecurrentMattingSegmenter(Segmenter):
     """An RVM-style recurrent matting model; the state is carried from frame to frame.
 
     `max_side`: frames are scaled down (never up) so their longest side is at most this many
@@ -44,6 +44,8 @@ class RecurrentMattingSegmenter:
     RVM's own internal downscale; by default chosen so the network core sees about 256 pixels
     on the longest side (RVM's recommendation for head-and-shoulders video).
     """
+
+    stateful = True
 
     def __init__(
         self,
