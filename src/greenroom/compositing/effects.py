@@ -10,7 +10,6 @@ costs ~22 ms), and blur runs at reduced resolution.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -245,62 +244,59 @@ class Blur(BackgroundEffect):
         return out
 
 
-class ImageBackground(BackgroundEffect):
+class FixedBackground(BackgroundEffect):
+    """A background that does not change from frame to frame: made once per frame size, in RGB
+    and in yuv420p, and kept."""
+
+    def __init__(self, clean_edges: bool, light_wrap: float) -> None:
+        self.clean_edges = clean_edges
+        self.light_wrap = light_wrap
+        self._rgb: tuple[tuple[int, int], np.ndarray] | None = None
+        self._planes: tuple[tuple[int, int], I420] | None = None
+
+    @abstractmethod
+    def make(self, width: int, height: int) -> np.ndarray:
+        """The background at this size, HxWx3 uint8 RGB."""
+
+    def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        key = (frame.shape[1], frame.shape[0])
+        if self._rgb is None or self._rgb[0] != key:
+            self._rgb = (key, self.make(*key))
+        return self._rgb[1]
+
+    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
+        key = (picture.width, picture.height)
+        if self._planes is None or self._planes[0] != key:
+            self._planes = (key, I420.from_rgb(self.make(*key)))
+        return self._planes[1]
+
+
+class ImageBackground(FixedBackground):
     """Replace the background with a picture, scaled to cover the frame and cropped centred."""
 
     def __init__(
         self, image: np.ndarray, clean_edges: bool = True, light_wrap: float = 0.0
     ) -> None:
-        self.clean_edges = clean_edges
-        self.light_wrap = light_wrap
+        super().__init__(clean_edges, light_wrap)
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(f"background must be an HxWx3 uint8 RGB image, got {image.shape}")
         self.image = image
-        self._cache: dict[tuple[int, int], np.ndarray] = {}
-        self._planes: dict[tuple[int, int], I420] = {}
 
-    def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        height, width = frame.shape[:2]
-        key = (width, height)
-        if key not in self._cache:
-            self._cache = {key: cover_resize(self.image, width, height)}
-        return self._cache[key]
-
-    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
-        return _converted_once(self._planes, picture, lambda: self.background(picture.y, matte.uv))
+    def make(self, width: int, height: int) -> np.ndarray:
+        return cover_resize(self.image, width, height)
 
 
-class ColorBackground(BackgroundEffect):
+class ColorBackground(FixedBackground):
     """Replace the background with one colour, e.g. a green screen for a later chroma key."""
 
     def __init__(
         self, rgb: tuple[int, int, int], clean_edges: bool = True, light_wrap: float = 0.0
     ) -> None:
-        self.clean_edges = clean_edges
-        self.light_wrap = light_wrap
+        super().__init__(clean_edges, light_wrap)
         self.rgb = tuple(int(c) for c in rgb)
-        self._cache: dict[tuple[int, int], np.ndarray] = {}
-        self._planes: dict[tuple[int, int], I420] = {}
 
-    def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        height, width = frame.shape[:2]
-        key = (width, height)
-        if key not in self._cache:
-            self._cache = {key: np.full((height, width, 3), self.rgb, np.uint8)}
-        return self._cache[key]
-
-    def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
-        return _converted_once(self._planes, picture, lambda: self.background(picture.y, matte.uv))
-
-
-def _converted_once(cache: dict[tuple[int, int], I420], picture: I420,
-                    rgb: Callable[[], np.ndarray]) -> I420:
-    """A fixed background in yuv420p, converted once per picture size and kept."""
-    key = (picture.width, picture.height)
-    if key not in cache:
-        cache.clear()
-        cache[key] = I420.from_rgb(rgb())
-    return cache[key]
+    def make(self, width: int, height: int) -> np.ndarray:
+        return np.full((height, width, 3), self.rgb, np.uint8)
 
 
 class Passthrough(Effect):
