@@ -259,9 +259,13 @@ def describe_processor(processor: Processor) -> str:
 
 
 class PassThrough:
-    """A stand-in processor that does nothing, so the floor runs greenroom's own pipeline."""
+    """A stand-in processor that does nothing, so the floor runs greenroom's own pipeline.
+
+    Frames stay in the decoder's yuv420p (`takes_planes`), as decode + encode alone would.
+    """
 
     _mask = np.zeros((1, 1), np.float32)
+    takes_planes = True
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:
         return frame

@@ -11,10 +11,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    import av
 
 #: yuv420p (BT.601, limited range, as OpenCV's I420 conversions) to RGB, for `cv2.transform`
 #: on a 4:4:4 (Y, U, V) image: R, G, B rows over (Y, U, V, 1).
@@ -29,31 +32,68 @@ _YUV_TO_RGB = np.array(
 
 
 class I420:
-    """A picture in the codec's own format: yuv420p, the Y plane then the U and V planes at half
-    width and height, in one (height * 3/2) x width uint8 buffer (the layout PyAV's
-    `to_ndarray(format="yuv420p")`, OpenCV's I420 conversions and the encoders share).
+    """A picture in the codec's own format: yuv420p, a Y plane and U and V planes at half width
+    and height (the format of most H.264, H.265, VP9 and AV1 video, and of WebRTC).
 
     Keeping decoded frames in this format avoids converting every whole frame to RGB and back:
     the engine composites plane by plane (`Effect.apply_planes`) and reads RGB only at a size the
-    model and the matte need (`half_rgb`). Width and height are even.
+    model and the matte need (`half_rgb`). The planes may be views into a decoded `av.VideoFrame`
+    (`from_video_frame`: no copy) or into a frame made for the encoder (`blank`: the result is
+    encoded without a copy either); rows may be padded (strided views). Width and height are
+    even.
     """
 
-    def __init__(self, data: np.ndarray) -> None:
-        rows, width = data.shape
-        if data.dtype != np.uint8 or rows % 3 or width % 2 or (rows * 2 // 3) % 2:
-            raise ValueError(f"an I420 buffer is (2h * 3/2) x 2w uint8, got {data.shape} "
-                             f"{data.dtype}")
-        self.data = data
-        self.height, self.width = rows * 2 // 3, width
+    def __init__(self, y: np.ndarray, u: np.ndarray, v: np.ndarray,
+                 frame: av.VideoFrame | None = None) -> None:
+        height, width = y.shape
+        half = (height // 2, width // 2)
+        if (height | width) & 1 or u.shape != half or v.shape != half or not (
+            y.dtype == u.dtype == v.dtype == np.uint8
+        ):
+            raise ValueError(f"I420 planes are 2h x 2w, h x w and h x w uint8, got {y.shape}, "
+                             f"{u.shape}, {v.shape}")
+        self.y, self.u, self.v = y, u, v
+        self.height, self.width = height, width
+        self.frame = frame  # the av.VideoFrame whose memory the planes are, if any
         self._half_rgb: np.ndarray | None = None
 
     @classmethod
-    def from_rgb(cls, rgb: np.ndarray) -> I420:
-        return cls(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))
+    def from_buffer(cls, data: np.ndarray) -> I420:
+        """Views into one (height * 3/2) x width buffer: Y, then U, then V (the layout of
+        OpenCV's I420 conversions and PyAV's `to_ndarray(format="yuv420p")`)."""
+        rows, width = data.shape
+        height = rows * 2 // 3
+        if data.dtype != np.uint8 or rows % 3 or (height | width) & 1:
+            raise ValueError(f"an I420 buffer is (2h * 3/2) x 2w uint8, got {data.shape} "
+                             f"{data.dtype}")
+        flat = data.reshape(-1)
+        quarter = height * width // 4
+        u = flat[height * width : height * width + quarter]
+        v = flat[height * width + quarter :]
+        half = (height // 2, width // 2)
+        return cls(data[:height], u.reshape(half), v.reshape(half))
+
+    @classmethod
+    def from_video_frame(cls, frame: av.VideoFrame) -> I420:
+        """Views into a yuv420p `av.VideoFrame`'s planes, which it keeps alive. Treat them as
+        read-only: a decoder may still use the frame as a reference."""
+        planes = [
+            np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height,
+                                                                        : plane.width]
+            for plane in frame.planes
+        ]
+        return cls(*planes, frame=frame)
 
     @classmethod
     def blank(cls, width: int, height: int) -> I420:
-        return cls(np.empty((height * 3 // 2, width), np.uint8))
+        """A new picture to fill, made in an `av.VideoFrame` so an encoder takes it as it is."""
+        import av
+
+        return cls.from_video_frame(av.VideoFrame(width, height, "yuv420p"))
+
+    @classmethod
+    def from_rgb(cls, rgb: np.ndarray) -> I420:
+        return cls.from_buffer(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -61,31 +101,29 @@ class I420:
         return self.height, self.width
 
     @property
-    def y(self) -> np.ndarray:
-        return self.data[: self.height]
-
-    @property
-    def u(self) -> np.ndarray:
-        quarter = self.height * self.width // 4
-        flat = self.data.reshape(-1)[self.height * self.width :]
-        return flat[:quarter].reshape(self.height // 2, self.width // 2)
-
-    @property
-    def v(self) -> np.ndarray:
-        quarter = self.height * self.width // 4
-        flat = self.data.reshape(-1)[self.height * self.width + quarter :]
-        return flat.reshape(self.height // 2, self.width // 2)
+    def data(self) -> np.ndarray:
+        """The picture as one (height * 3/2) x width buffer (copied together unless it is one)."""
+        base = self.y.base if self.frame is None else None
+        if base is not None and base.shape == (self.height * 3 // 2, self.width):
+            return base
+        return np.concatenate([self.y.reshape(-1), self.u.reshape(-1), self.v.reshape(-1)]
+                              ).reshape(self.height * 3 // 2, self.width)
 
     def planes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Views of Y (full size), U and V (half width and height); writing them writes the
-        picture."""
+        """Y (full size), U and V (half width and height); writing them writes the picture."""
         return self.y, self.u, self.v
+
+    def to_video_frame(self) -> av.VideoFrame:
+        """An `av.VideoFrame` of the picture: its own frame when it has one, else a copy."""
+        if self.frame is not None:
+            return self.frame
+        import av
+
+        return av.VideoFrame.from_ndarray(self.data, format="yuv420p")
 
     def map_planes(self, operation: Callable[[np.ndarray], np.ndarray]) -> I420:
         """A new picture made by one geometric `operation` on each plane (a flip, a rotation)."""
-        y, u, v = (operation(plane) for plane in self.planes())
-        return I420(np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)])
-                    .reshape(y.shape[0] * 3 // 2, y.shape[1]))
+        return I420(*(np.ascontiguousarray(operation(plane)) for plane in self.planes()))
 
     def rgb(self) -> np.ndarray:
         """The whole picture as HxWx3 RGB (a full conversion: for the paths that need it)."""

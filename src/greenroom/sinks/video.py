@@ -130,7 +130,7 @@ def video_frame(image: np.ndarray | I420, pix_fmt: str | None) -> av.VideoFrame:
     """
     if isinstance(image, I420):
         if pix_fmt == "yuv420p":
-            return av.VideoFrame.from_ndarray(image.data, format="yuv420p")
+            return image.to_video_frame()  # no copy when the picture was made in a frame
         image = image.rgb()
     channels = 1 if image.ndim == 2 else image.shape[2]
     even = image.shape[0] % 2 == 0 and image.shape[1] % 2 == 0

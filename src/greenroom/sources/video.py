@@ -501,7 +501,7 @@ class VideoFileSource:
             image = np.ascontiguousarray(rgba[..., :3])
             alpha = np.ascontiguousarray(rgba[..., 3])
         elif self.planar and frame.format.name == "yuv420p" and even:
-            image = I420(frame.to_ndarray(format="yuv420p"))
+            image = I420.from_video_frame(frame)
         else:
             image = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
         duration = getattr(frame, "duration", None)  # AVFrame.duration: FFmpeg >= 6 / PyAV >= 12

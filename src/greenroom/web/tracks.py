@@ -59,7 +59,7 @@ def to_video_frame(result: np.ndarray | I420) -> VideoFrame:
     yuv420p happens here, in the worker thread, once, rather than in every encoder it feeds.
     """
     if isinstance(result, I420):
-        return VideoFrame.from_ndarray(result.data, format="yuv420p")
+        return result.to_video_frame()
     if result.ndim == 2:
         frame = VideoFrame.from_ndarray(np.ascontiguousarray(result), format="gray")
     elif result.shape[2] == 4:
@@ -168,7 +168,7 @@ class ProcessedTrack(MediaStreamTrack):
         width, height = fit(frame.width, frame.height, self.max_size)
         if (width, height) == (frame.width, frame.height) and self._planar(frame, processor):
             # The browser's yuv420p as it is, composited in its planes and sent back so.
-            picture = I420(frame.to_ndarray(format="yuv420p"))
+            picture = I420.from_video_frame(frame)
             result = processor.composite(picture, processor.segment(picture))
             return to_video_frame(result), time.perf_counter() - started
         if (width, height) == (frame.width, frame.height):
