@@ -37,7 +37,7 @@ import click
 from click.core import ParameterSource
 
 from greenroom.cli.options import EffectArgs
-from greenroom.errors import InputError
+from greenroom.errors import InputError, os_error_reason
 
 #: Where `--config` leaves the file's path in the click context, for the output guard.
 CONFIG_PATH = "greenroom.config"
@@ -57,7 +57,7 @@ def read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise InputError(path, f"not valid TOML ({exc})") from None
     except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise InputError(path, f"cannot read: {os_error_reason(exc)}") from None
 
 
 def all_commands(ctx: click.Context) -> dict[str, click.Command]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from greenroom.compositing import Blur, ColorBackground, ImageBackground, MaskOnly, Transparent
-from greenroom.errors import OutputError
+from greenroom.errors import OutputError, os_error_reason
 from greenroom.pipeline import Processor
 from greenroom.samples import astronaut, rocket
 from greenroom.sinks.images import write_image
@@ -28,7 +28,7 @@ def demo(output: Path) -> int:
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputError(output, f"cannot create folder: {exc.strerror or exc}") from None
+        raise OutputError(output, f"cannot create folder: {os_error_reason(exc)}") from None
     frame = astronaut()
     effects = {
         "astronaut-blur.jpg": Blur(),

@@ -12,7 +12,7 @@ from greenroom.cli.config import command_line_effect_wins, config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
-from greenroom.errors import GreenroomError, OutputError
+from greenroom.errors import GreenroomError, OutputError, os_error_reason
 from greenroom.matte import MatteAdjust
 from greenroom.pipeline.stats import plural
 from greenroom.sinks.atomic import remove_stale_temps
@@ -98,7 +98,7 @@ def image(
         try:
             output.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise OutputError(output, f"cannot create folder: {exc.strerror or exc}") from None
+            raise OutputError(output, f"cannot create folder: {os_error_reason(exc)}") from None
         jobs = [
             (source, output / (source.stem + output_suffix(source, effect.channels, fmt)))
             for source in expand_inputs(inputs)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
-from greenroom.errors import GreenroomError
+from greenroom.errors import GreenroomError, describe_os_error
 from greenroom.extras import require_extra
 
 
@@ -147,5 +145,4 @@ def serve(
             limits=limits,
         )
     except OSError as exc:  # the port is taken, the address is not ours, ...
-        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
-        raise GreenroomError(f"cannot listen on {shown}:{port}: {reason}") from None
+        raise GreenroomError(describe_os_error(f"cannot listen on {shown}:{port}", exc)) from None

@@ -16,7 +16,7 @@ import socket
 import time
 from pathlib import Path
 
-from greenroom.errors import GreenroomError
+from greenroom.errors import GreenroomError, describe_os_error
 from greenroom.jobs import storage
 from greenroom.jobs.manifest import Record
 from greenroom.jobs.plan import Task
@@ -95,7 +95,7 @@ def run_task(task: Task, settings: JobSettings, attempts: int = 1) -> Record:
     except GreenroomError as exc:
         record.error = str(exc)
     except OSError as exc:
-        record.error = f"{task.input}: {exc.strerror or exc}"
+        record.error = describe_os_error(task.input, exc)
     else:
         record.status = "done"
         result = storage.signature(task.output)

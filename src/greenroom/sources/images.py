@@ -6,14 +6,16 @@ becomes an `InputError` that names the file, so a batch can report it and carry 
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from greenroom.errors import InputError
+from greenroom.errors import InputError, NotAnImage, TooLarge, os_error_reason
 
 #: File endings treated as images when a folder is given as input.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
@@ -67,43 +69,88 @@ def deep_gray_to_uint8(values: np.ndarray, mode: str, name: str) -> np.ndarray:
 
 def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Decode an image file to an RGB uint8 array, upright as its EXIF orientation says."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(path, "no such file")
-    if path.is_dir():
-        raise InputError(path, "is a folder, not an image file")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    if size == 0:
-        raise InputError(path, "empty file (0 bytes)")
+    return decode_image(Path(path), max_pixels=max_pixels)
+
+
+def decode_image(
+    source: bytes | Path,
+    name: str | Path | None = None,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    max_side: int | None = None,
+    formats: tuple[str, ...] | None = None,
+    draft_side: int | None = None,
+) -> np.ndarray:
+    """Bytes or a file -> RGB uint8, upright as its EXIF orientation says: the one image decoder.
+
+    Pillow decodes (it knows EXIF orientation, many formats and decompression bombs). The size is
+    checked from the header, before any pixel is decoded, so an oversized picture costs nothing
+    and is a `TooLarge`; bytes that are no image (or a corrupt one) are a `NotAnImage`; every
+    error is one line naming `name` (by default the file). `formats` limits which decoders Pillow
+    may try; `draft_side` lets a JPEG decode at 1/2 to 1/8 scale while still covering that side.
+    """
+    label = name if name is not None else source if isinstance(source, Path) else "image"
+    opened = _open_path(source, label) if isinstance(source, Path) else _open_bytes(source, label)
+    side = max_side if max_side is not None else max_pixels
+    limit = f"{max_pixels:,} pixels" if max_side is None else (
+        f"{max_side} a side and {max_pixels // 1_000_000} megapixels"
+    )
     try:
         with warnings.catch_warnings():
             # Pillow warns above its own limit; ours below is the one that decides.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(opened, formats=formats) as image:
                 width, height = image.size
                 if width == 0 or height == 0:
-                    raise InputError(path, f"image has zero size ({width}x{height})")
-                if width * height > max_pixels:
-                    raise InputError(
-                        path,
-                        f"image is too large: {width}x{height} pixels (limit {max_pixels:,})",
-                    )
+                    raise InputError(label, f"image has zero size ({width}x{height})")
+                if width * height > max_pixels or max(width, height) > side:
+                    raise TooLarge(label, f"image is too large: {width}x{height} pixels "
+                                   f"(limit {limit})")
+                if draft_side is not None:
+                    image.draft("RGB", (draft_side, draft_side))
                 image.load()
-                image = ImageOps.exif_transpose(image)
-                return pil_to_rgb(image, path)
+                return pil_to_rgb(ImageOps.exif_transpose(image), label)
     except InputError:
         raise
     except Image.DecompressionBombError:
-        raise InputError(path, f"image is too large (limit {max_pixels:,} pixels)") from None
+        raise TooLarge(label, f"image is too large (limit {limit})") from None
     except UnidentifiedImageError:
-        raise InputError(path, "not an image, or an image format that cannot be read") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(path, f"corrupt or truncated image ({exc})") from None
+        raise NotAnImage(label, "not an image, or an image format that cannot be read") from None
+    except PermissionError as exc:
+        raise InputError(label, os_error_reason(exc)) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise NotAnImage(label, f"corrupt or truncated image ({exc})") from None
+
+
+def _open_path(path: Path, label: str | Path) -> Path:
+    """The file itself, once it is known to be a non-empty file (each fault its own line)."""
+    if not path.exists():
+        raise InputError(label, "no such file")
+    if path.is_dir():
+        raise InputError(label, "is a folder, not an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(label, f"cannot read: {os_error_reason(exc)}") from None
+    if size == 0:
+        raise InputError(label, "empty file (0 bytes)")
+    return path
+
+
+def _open_bytes(data: bytes, label: str | Path) -> io.BytesIO:
+    if not data:
+        raise InputError(label, "empty upload (0 bytes)")
+    return io.BytesIO(data)
+
+
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """Scale `image` down so its longest side is at most `side` (never up; area filter)."""
+    height, width = image.shape[:2]
+    scale = side / max(height, width)
+    if scale >= 1:
+        return image
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def as_rgb_array(image: np.ndarray | Image.Image | str | Path) -> np.ndarray:

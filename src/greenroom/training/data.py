@@ -18,8 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from greenroom.errors import InputError
+from greenroom.errors import InputError, os_error_reason
 from greenroom.evaluation.datasets import IMAGE_EXTENSIONS, iter_image_mask_pairs
+from greenroom.sources.images import read_image, shrink
 
 VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".mkv", ".avi", ".webm")
 #: The seed that drew `eg1800_holdout.txt` (see `draw_holdout`).
@@ -36,22 +37,9 @@ class Sample:
     teacher: bool = False  # the mask is a teacher's soft label, not a hand-drawn one
 
 
-def shrink(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Resize so the longest side is at most `max_side` (area filter, aspect kept)."""
-    h, w = image.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1:
-        return image
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-
-
 def read_rgb(path: Path) -> np.ndarray:
     """An image file as RGB uint8; an unreadable file is an `InputError` naming it."""
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(path, "cannot read this image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return read_image(path)
 
 
 def read_mask(path: Path) -> np.ndarray:
@@ -147,7 +135,7 @@ def read_name_list(path: Path) -> list[str]:
     try:
         text = path.read_text()
     except OSError as exc:
-        raise InputError(path, f"cannot read the name list: {exc.strerror}") from None
+        raise InputError(path, f"cannot read the name list: {os_error_reason(exc)}") from None
     return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
 
 

@@ -56,7 +56,7 @@ from greenroom.compositing import (
     Passthrough,
     Transparent,
 )
-from greenroom.errors import InputError
+from greenroom.errors import InputError, TooLarge
 from greenroom.pipeline.allocator import release_memory
 from greenroom.pipeline.processor import Processor
 from greenroom.samples import rocket
@@ -490,7 +490,7 @@ class WebServer:
             data = await read_body(request, MAX_UPLOAD_BYTES)
             image = await self.decoder.run(decode_upload, data)
         except InputError as exc:
-            status = 413 if "too large" in exc.problem else 415
+            status = 413 if isinstance(exc, TooLarge) else 415
             raise BadRequest(exc.problem, status=status) from None
         finally:
             session.uploading = False

@@ -1,6 +1,6 @@
 """Uploaded background pictures: decoded from bytes in memory, with hard limits.
 
-The checks mirror `sources.images.read_image`, but work on bytes and are stricter, because the
+Decoded by `sources.images.decode_image`, as files are, with stricter limits, because the
 bytes come from the network: at most `MAX_UPLOAD_BYTES`, at most `MAX_SIDE` pixels a side and
 `MAX_PIXELS` in all, the type decided by decoding (never by a file name or a content type), and the
 size checked from the header before any pixels are decoded, so a decompression bomb costs nothing.
@@ -14,20 +14,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
 import threading
 import time
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import cv2
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
 
-from greenroom.errors import InputError
-from greenroom.sources.images import pil_to_rgb
+from greenroom.errors import TooLarge
+from greenroom.sources.images import decode_image, shrink
 
 #: Largest upload accepted, in bytes.
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -47,51 +43,19 @@ FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 
 
 def decode_upload(data: bytes, name: str = "upload") -> np.ndarray:
-    """Decode uploaded image bytes to an RGB uint8 array, or raise `InputError`."""
-    if not data:
-        raise InputError(name, "empty upload (0 bytes)")
+    """Decode uploaded image bytes to an RGB uint8 array, or raise `InputError`.
+
+    Over a limit is a `TooLarge` (the server answers 413), anything else an `InputError` (415).
+    """
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InputError(
+        raise TooLarge(
             name, f"upload too large: {len(data):,} bytes (limit {MAX_UPLOAD_BYTES:,})"
         )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
-                width, height = image.size
-                if width == 0 or height == 0:
-                    raise InputError(name, f"image has zero size ({width}x{height})")
-                if width > MAX_SIDE or height > MAX_SIDE or width * height > MAX_PIXELS:
-                    raise InputError(
-                        name,
-                        f"image is too large: {width}x{height} pixels (limit {MAX_SIDE} a "
-                        f"side and {MAX_PIXELS // 1_000_000} megapixels)",
-                    )
-                # JPEG decodes at 1/2, 1/4 or 1/8 scale directly when that still covers
-                # STORE_SIDE: a 24-megapixel photo then costs a quarter of the time and memory.
-                image.draft("RGB", (STORE_SIDE, STORE_SIDE))
-                image.load()
-                image = ImageOps.exif_transpose(image)
-                rgb = pil_to_rgb(image)
-    except InputError:
-        raise
-    except Image.DecompressionBombError:
-        raise InputError(name, f"image is too large (limit {MAX_SIDE}x{MAX_SIDE})") from None
-    except UnidentifiedImageError:
-        raise InputError(name, "not an image, or an image format that cannot be read") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InputError(name, f"corrupt or truncated image ({exc})") from None
+    # JPEG decodes at 1/2, 1/4 or 1/8 scale directly when that still covers STORE_SIDE:
+    # a 24-megapixel photo then costs a quarter of the time and memory.
+    rgb = decode_image(data, name, max_pixels=MAX_PIXELS, max_side=MAX_SIDE, formats=FORMATS,
+                       draft_side=STORE_SIDE)
     return shrink(rgb, STORE_SIDE)
-
-
-def shrink(image: np.ndarray, side: int) -> np.ndarray:
-    """Scale `image` down so its longest side is at most `side` (never up)."""
-    height, width = image.shape[:2]
-    scale = side / max(height, width)
-    if scale >= 1:
-        return image
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _lower_priority() -> None:
