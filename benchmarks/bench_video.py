@@ -47,11 +47,11 @@ import av  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from greenroom.cli.options import effect_from_options  # noqa: E402
 from greenroom.compositing import (  # noqa: E402
     DEFAULT_BLUR,
     Blur,
     ColorBackground,
+    EffectSpec,
     ImageBackground,
     cover_resize,
 )
@@ -249,7 +249,7 @@ def cli_processor(command: str) -> Processor:
     """The processor `greenroom video --blur` or `greenroom camera --blur` builds by default:
     default model, refinement, blur and temporal smoothing, and for the camera still-frame
     skipping (the one-frame look-ahead of files is `convert_video`'s, on by default)."""
-    effect = effect_from_options(DEFAULT_BLUR, None, None, False, False)
+    effect = EffectSpec(blur=DEFAULT_BLUR).build()
     return Processor(effect, model="auto", num_threads=None, temporal=True,
                      skip_still=command == "camera")
 

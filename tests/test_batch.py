@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import pytest
 
+from greenroom.compositing import EffectSpec
 from greenroom.errors import GreenroomError
 from greenroom.jobs import manifest
 from greenroom.jobs.executors import choose_layout as layout
@@ -111,10 +112,11 @@ def test_colliding_outputs_and_empty_inputs_are_errors_before_any_work(tmp_path)
     settings = JobSettings()
     with pytest.raises(GreenroomError, match="would both be written"):
         plan([str(tmp_path / "a"), str(tmp_path / "b")], str(tmp_path / "out"), settings)
-    masks = plan([str(tmp_path / "a")], str(tmp_path / "out"), JobSettings(mask=True))
+    mattes = JobSettings(effect=EffectSpec(mask=True))
+    masks = plan([str(tmp_path / "a")], str(tmp_path / "out"), mattes)
     assert [Path(t.output).name for t in masks] == ["x.png"]  # mattes are lossless PNG
     one = [str(tmp_path / "a" / "x.jpg")]
-    cutouts = plan(one, str(tmp_path / "o"), JobSettings(transparent=True))
+    cutouts = plan(one, str(tmp_path / "o"), JobSettings(effect=EffectSpec(transparent=True)))
     assert Path(cutouts[0].output).suffix == ".png"
 
 

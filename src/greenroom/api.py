@@ -12,17 +12,7 @@ from typing import overload
 import numpy as np
 from PIL import Image
 
-from greenroom.compositing import (
-    DEFAULT_BLUR,
-    Blur,
-    ColorBackground,
-    Effect,
-    ImageBackground,
-    MaskOnly,
-    Transparent,
-    parse_color,
-)
-from greenroom.compositing.video_background import VIDEO_SUFFIXES, VideoBackground
+from greenroom.compositing import Effect, EffectSpec
 from greenroom.pipeline import Processor
 from greenroom.sources.images import as_rgb_array
 
@@ -47,41 +37,22 @@ def make_effect(
     `blur=True` means the default strength; `blur_style="focus"` blurs more the farther the
     background is (a depth model, downloaded once into `models_dir`). Naming two effects at
     once is an error rather than a silent choice, because the user's intent is unclear.
+    The options are checked by `EffectSpec`, as the command line's and the web page's are.
     """
-    chosen = [
-        name
-        for name, value in (
-            ("background", background is not None),
-            ("blur", blur is not None and blur is not False),
-            ("color", color is not None),
-            ("transparent", transparent),
-            ("mask", mask),
-        )
-        if value
-    ]
-    if len(chosen) > 1:
-        raise ValueError(f"choose one effect, not {' and '.join(chosen)}")
-    if background is not None:
-        if isinstance(background, str | Path) and Path(background).suffix.lower() in VIDEO_SUFFIXES:
-            return VideoBackground(background, light_wrap=light_wrap)
-        return ImageBackground(as_rgb_array(background), light_wrap=light_wrap)
-    if color is not None:
-        rgb = parse_color(color) if isinstance(color, str) else color
-        return ColorBackground(rgb, light_wrap=light_wrap)
-    if transparent:
-        return Transparent()
-    if mask:
-        return MaskOnly()
-    strength = DEFAULT_BLUR if blur is None or blur is True else float(blur)
-    if blur_style == "focus":
-        from greenroom.aux_models import aux_model_path
-        from greenroom.compositing.focus import DepthEstimator, FocusBlur
-
-        depth = DepthEstimator(aux_model_path("tcmonodepth", models_dir))
-        return FocusBlur(depth, strength)
-    if blur_style != "normal":
-        raise ValueError(f"unknown blur style {blur_style!r}; choose normal or focus")
-    return Blur(strength)
+    pictures = None
+    if background is not None and not isinstance(background, str | Path):
+        pixels = as_rgb_array(background)  # an array or PIL image: nothing to open by name
+        background, pictures = "picture", lambda _: pixels
+    spec = EffectSpec(
+        blur=blur,
+        background=None if background is None else str(background),
+        color=color,
+        transparent=transparent,
+        mask=mask,
+        light_wrap=light_wrap,
+        blur_style=blur_style,
+    )
+    return spec.build(pictures, models_dir=models_dir)
 
 
 @overload

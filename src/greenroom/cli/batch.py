@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
 from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_outputs, effect_inputs
@@ -18,27 +17,58 @@ from greenroom.cli.options import (
     framing_option,
     load_model,
 )
+from greenroom.cli.progress import LateBar
 from greenroom.jobs import storage
 from greenroom.jobs.batch import plan_batch, run_tasks
 from greenroom.jobs.manifest import Record
+from greenroom.jobs.plan import Task
 from greenroom.jobs.settings import JobSettings
 from greenroom.matte import MatteAdjust
 
 
 def job_settings(chosen: EffectArgs, **encoding: object) -> JobSettings:
     """The CLI's choices as plain data for the workers, with the background made absolute."""
-    background = chosen.background
+    background = chosen.spec.background
     if background is not None and not storage.is_url(background):
         background = str(Path(background).expanduser().resolve())
     return JobSettings(
-        blur=chosen.blur, background=background, color=chosen.color,
-        light_wrap=chosen.light_wrap, blur_style=chosen.blur_style,
-        transparent=chosen.transparent, mask=chosen.mask,
+        effect=replace(chosen.spec, background=background),
         model=chosen.model, matte_quality=chosen.matte_quality, refine=chosen.refine,
         threads=chosen.threads,
         models_dir=str(Path(chosen.models_dir).resolve()) if chosen.models_dir else None,
         providers=chosen.provider, **encoding,  # type: ignore[arg-type]
     )
+
+
+def check_batch_outputs(tasks: list[Task], chosen: EffectArgs) -> None:
+    """No result may land on an input: a photo named twice, the background, the config, a model."""
+    local = [t for t in tasks if not storage.is_url(t.input)]
+    check_outputs(
+        (Path(t.output) for t in tasks if not storage.is_url(t.output)),
+        [*effect_inputs(chosen.background, chosen.model),
+         *(Input("photo" if t.kind == "image" else "video", Path(t.input)) for t in local)],
+    )
+
+
+class FileBar(LateBar):
+    """One bar over a batch's files, with the frames per second so far; errors above it."""
+
+    def __init__(self, enabled: bool) -> None:
+        super().__init__(enabled, "file")
+        self.frames = 0
+
+    def start(self, total: int | None) -> None:
+        if total:
+            super().start(total)
+
+    def finished(self, record: Record) -> None:
+        self.frames += record.frames
+        if record.status != "done":
+            self.write(f"greenroom: error: {record.error}")
+        if self.bar is not None:
+            elapsed = self.bar.format_dict.get("elapsed") or 0
+            self.bar.set_postfix_str(f"{self.frames / elapsed:.1f} frames/s" if elapsed else "")
+            self.bar.update(1)
 
 
 @click.command("batch")
@@ -102,44 +132,17 @@ def batch(
         chosen, adjust=adjust if adjust.active else None, crf=crf, preset=preset,
         temporal=temporal, auto_frame=auto_frame, image_format=fmt, image_quality=quality,
     )
-    bar: tqdm | None = None
-
-    def start(count: int) -> None:
-        nonlocal bar
-        if progress and count:
-            bar = tqdm(total=count, unit="file", file=sys.stderr, dynamic_ncols=True,
-                       disable=None)
-
-    frames = 0
-
-    def finished(record: Record) -> None:
-        nonlocal frames
-        frames += record.frames
-        if record.status != "done":
-            line = f"greenroom: error: {record.error}"
-            bar.write(line, file=sys.stderr) if bar is not None else click.echo(line, err=True)
-        if bar is not None:
-            elapsed = bar.format_dict.get("elapsed") or 0
-            bar.set_postfix_str(f"{frames / elapsed:.1f} frames/s" if elapsed else "")
-            bar.update(1)
-
+    bar = FileBar(progress)
     tasks = plan_batch(inputs, output, settings)
-    # No result may land on an input: a photo named twice, the background, the config, a model.
-    local = [t for t in tasks if not storage.is_url(t.input)]
-    check_outputs(
-        (Path(t.output) for t in tasks if not storage.is_url(t.output)),
-        [*effect_inputs(chosen.background, chosen.model),
-         *(Input("photo" if t.kind == "image" else "video", Path(t.input)) for t in local)],
-    )
+    check_batch_outputs(tasks, chosen)
     try:
         summary = run_tasks(
             tasks, output, settings, workers=workers, threads=chosen.threads,
-            ray_address=ray_address, manifest_path=manifest_path, on_start=start,
-            on_record=finished,
+            ray_address=ray_address, manifest_path=manifest_path, on_start=bar.start,
+            on_record=bar.finished,
         )
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     where = manifest_path or Path(output) / "greenroom-batch.jsonl"
     click.echo(f"greenroom: batch: {summary.line()}; manifest {where}", err=True)
     return 1 if summary.failed else 0

@@ -27,17 +27,18 @@ not one second).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
 
-from greenroom.cli.options import EffectArgs
 from greenroom.errors import InputError, os_error_reason
+
+if TYPE_CHECKING:
+    from greenroom.cli.options import EffectArgs
 
 #: Where `--config` leaves the file's path in the click context, for the output guard.
 CONFIG_PATH = "greenroom.config"
@@ -163,25 +164,33 @@ def load_config(ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-#: The options that each name an effect; only one may be chosen.
-EFFECT_OPTIONS = ("blur", "background", "color", "transparent", "mask")
+#: The options that each name an effect (only one may be chosen), with their "not chosen" values.
+EFFECT_OPTIONS = {"blur": None, "background": None, "color": None, "transparent": False,
+                  "mask": False}
 
 
-def command_line_effect_wins(chosen: EffectArgs) -> EffectArgs:
+def command_line_first(values: dict[str, Any]) -> dict[str, Any]:
     """An effect named on the command line replaces the config file's, rather than clashing.
 
     `blur = 20` in the file and `--color red` on the command line mean "red this time", not
-    "choose one effect".
+    "choose one effect". `values` are the effect options as click parsed them.
     """
-    ctx = click.get_current_context()
-    source = ctx.get_parameter_source
+    source = click.get_current_context().get_parameter_source
     if not any(source(name) is ParameterSource.COMMANDLINE for name in EFFECT_OPTIONS):
-        return chosen
-    return dataclasses.replace(chosen, **{
-        name: getattr(EffectArgs, name)  # the option's default: not chosen
-        for name in EFFECT_OPTIONS
+        return values
+    return {**values, **{
+        name: unchosen
+        for name, unchosen in EFFECT_OPTIONS.items()
         if source(name) is ParameterSource.DEFAULT_MAP
-    })
+    }}
+
+
+def command_line_effect_wins(chosen: EffectArgs) -> EffectArgs:
+    """`chosen` as it is: `cli.options.effect_args` has applied `command_line_first` already.
+
+    Kept only for cli/camera.py, which the lead is rewriting; remove it with that call.
+    """
+    return chosen
 
 
 def config_option(command: Any) -> Any:

@@ -8,32 +8,18 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from greenroom.cli.config import command_line_effect_wins, config_option
+from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import EffectArgs, effect_options
-from greenroom.errors import GreenroomError, OutputError, os_error_reason
+from greenroom.jobs.photos import is_single_photo, plan_photos, process_photos
 from greenroom.matte import MatteAdjust
 from greenroom.pipeline.stats import plural
 from greenroom.sinks.atomic import remove_stale_temps
-from greenroom.sinks.images import FORMATS, check_output_path, write_image
-from greenroom.sources.images import expand_inputs, read_image
+from greenroom.sinks.images import FORMATS
 
 #: Batches longer than this get a progress bar.
 PROGRESS_MIN_FILES = 3
-
-
-def output_suffix(source: Path, channels: int, chosen: str | None) -> str:
-    """The file ending for one output in a folder: --format, else the input's, else PNG.
-
-    Mattes and transparent results default to PNG since JPEG has no alpha and is lossy.
-    """
-    if chosen:
-        return "." + chosen.lower().lstrip(".")
-    if channels in (1, 4):
-        return ".png"
-    suffix = source.suffix.lower()
-    return suffix if suffix in FORMATS else ".png"
 
 
 @click.command("image")
@@ -77,62 +63,33 @@ def image(
     (in/00002.jpg -> out/00002.png with --mask). Files that fail are reported and skipped; the
     exit status is 1 if any failed.
     """
-    # Every file named, on the command line or in the config file, is protected.
-    others = effect_inputs(chosen.background, chosen.model)
-    chosen = command_line_effect_wins(chosen)
+    others = effect_inputs(chosen.background, chosen.model)  # protected, wherever named
     effect = chosen.effect()
-    single = (
-        len(inputs) == 1 and not inputs[0].is_dir() and output.suffix.lower() in FORMATS
-    )
+    single = is_single_photo(inputs, output)
     if single:
-        # Before the background is even opened: nothing is read or written on a clash.
+        # Before any work: nothing is written on a clash.
         check_output(output, [Input("input photo", inputs[0], forceable=True), *others], force)
-        jobs = [(inputs[0], check_output_path(output, effect.channels))]
-    else:
-        if output.suffix.lower() in FORMATS and not output.is_dir():
-            raise click.UsageError(
-                f"{output} looks like a file, but several inputs or a folder need an output folder"
-            )
-        if output.exists() and not output.is_dir():
-            raise OutputError(output, "exists and is not a folder")
-        try:
-            output.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(output, f"cannot create folder: {os_error_reason(exc)}") from None
-        jobs = [
-            (source, output / (source.stem + output_suffix(source, effect.channels, fmt)))
-            for source in expand_inputs(inputs)
-        ]
-        if not jobs:
-            raise GreenroomError(f"{', '.join(map(str, inputs))}: no images found")
-
-    photos = [Input("input photo", source) for source, _ in jobs]
-    remove_stale_temps(output if not single else output.parent)
-    failures = 0
-    written: dict[Path, Path] = {}
-    with chosen.processor(effect, adjust=adjust) as processor:
-        progress = tqdm(
-            jobs,
-            unit="image",
-            file=sys.stderr,
-            disable=None if len(jobs) > PROGRESS_MIN_FILES else True,
+    elif output.suffix.lower() in FORMATS and not output.is_dir():
+        raise click.UsageError(
+            f"{output} looks like a file, but several inputs or a folder need an output folder"
         )
-        for source, target in progress:
-            try:
-                # Any photo of the batch, not only this one: a.jpg -> out/a.png must not
-                # replace an input out/a.png processed before or after it.
-                own = Input("input photo", source, forceable=True)
-                check_output(target, [own, *(p for p in photos if p.path != source), *others],
-                             force)
-                if target.resolve() in written:
-                    raise OutputError(target, f"already written from {written[target.resolve()]}"
-                                      "; inputs with the same name need separate runs")
-                result = processor.process(read_image(source))
-                write_image(target, result, quality=quality)
-                written[target.resolve()] = source
-            except GreenroomError as exc:
-                failures += 1
-                progress.write(f"greenroom: error: {exc}", file=sys.stderr)
+    jobs = plan_photos(inputs, output, effect.channels, fmt)
+    photos = [Input("input photo", source) for source, _ in jobs]
+
+    def check(source: Path, target: Path) -> None:
+        # Any photo of the batch, not only this one: a.jpg -> out/a.png must not replace an
+        # input out/a.png processed before or after it.
+        own = Input("input photo", source, forceable=True)
+        check_output(target, [own, *(p for p in photos if p.path != source), *others], force)
+
+    remove_stale_temps(output if not single else output.parent)
+    with chosen.processor(effect, adjust=adjust) as processor:
+        progress = tqdm(jobs, unit="image", file=sys.stderr,
+                        disable=None if len(jobs) > PROGRESS_MIN_FILES else True)
+        failures = process_photos(
+            processor, progress, quality, check,
+            lambda exc: progress.write(f"greenroom: error: {exc}", file=sys.stderr),
+        )
     click.echo(f"greenroom: {batch_summary(len(jobs), failures, output, single)}", err=True)
     return 1 if failures else 0
 

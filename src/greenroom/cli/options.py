@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from greenroom.api import make_effect
-from greenroom.compositing import DEFAULT_BLUR, Effect
-from greenroom.errors import GreenroomError
+from greenroom.cli.config import command_line_first
+from greenroom.compositing import DEFAULT_BLUR, Effect, EffectSpec
+from greenroom.errors import GreenroomError, InvalidEffect
 from greenroom.pipeline.processor import Processor
 from greenroom.segmentation import (
     MODEL_NAMES,
@@ -105,15 +105,15 @@ def _model_option_decorators() -> list[Callable[[Callable[..., Any]], Callable[.
 
 @dataclass(frozen=True)
 class EffectArgs:
-    """What the shared effect and model options asked for; commands get it as `chosen`."""
+    """What the shared effect and model options asked for; commands get it as `chosen`.
 
-    blur: float | None = None
+    `spec` is the effect, the config file's choice already overruled by the command line's;
+    `background` is every background file named, even one so overruled, since no output may
+    replace it either.
+    """
+
+    spec: EffectSpec = EffectSpec()
     background: str | None = None
-    color: str | None = None
-    light_wrap: float = 0.0
-    blur_style: str = "normal"
-    transparent: bool = False
-    mask: bool = False
     model: str = "auto"
     refine: bool = True
     threads: int | None = None
@@ -125,12 +125,17 @@ class EffectArgs:
         """`--model` (or `model`) with this invocation's --threads, --models-dir, --provider."""
         return ModelRequest(model or self.model, self.threads, self.models_dir, self.provider)
 
+    @property
+    def color(self) -> str | None:
+        """The chosen colour as #rrggbb (the preview's `c` key uses it), or None."""
+        return None if self.spec.color is None else "#{:02x}{:02x}{:02x}".format(*self.spec.color)
+
     def effect(self) -> Effect:
-        """The effect; a background file is opened now, so a bad one fails before any work."""
-        return effect_from_options(
-            self.blur, self.background, self.color, self.transparent, self.mask, self.light_wrap,
-            self.blur_style, models_dir=self.models_dir,
-        )
+        """The effect; a background file is opened now, so a bad one fails before any work.
+
+        A focus blur's depth model is found in (or downloaded to) --models-dir.
+        """
+        return self.spec.build(models_dir=self.models_dir)
 
     def processor(self, effect: Effect, **options: Any) -> Processor:
         """A `Processor` with the chosen model (and --models-dir/--provider) and refinement.
@@ -154,8 +159,24 @@ class EffectArgs:
         return Processor(effect, model=segmenter, refine=refiner_for(segmenter, refine), **options)
 
 
-#: Parameter names of the shared options, as click passes them.
-EFFECT_ARGS = tuple(f.name for f in fields(EffectArgs))
+#: Parameter names of the effect options (`EffectSpec` fields) and of the model options.
+SPEC_OPTIONS = ("blur", "background", "color", "light_wrap", "blur_style", "transparent", "mask")
+MODEL_ARGS = ("model", "refine", "threads", "matte_quality", "models_dir", "provider")
+
+
+def effect_args(values: dict[str, Any]) -> EffectArgs:
+    """The effect and model options as click parsed them -> `EffectArgs`, checked.
+
+    Conflicting effects are a usage error (exit 2), as click's own are; an unknown colour is an
+    input error naming it.
+    """
+    chosen = command_line_first({name: values[name] for name in SPEC_OPTIONS})
+    try:
+        spec = EffectSpec(**chosen)
+    except InvalidEffect as exc:
+        raise click.UsageError(str(exc)) from None
+    models = {name: values[name] for name in MODEL_ARGS}
+    return EffectArgs(spec=spec, background=values["background"], **models)
 
 
 def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -166,62 +187,12 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def bundled(*args: Any, **kwargs: Any) -> Any:
-        kwargs["chosen"] = EffectArgs(**{name: kwargs.pop(name) for name in EFFECT_ARGS})
+        values = {name: kwargs.pop(name) for name in (*SPEC_OPTIONS, *MODEL_ARGS)}
+        kwargs["chosen"] = effect_args(values)
         return command(*args, **kwargs)
 
     decorators = [
-        click.option(
-            "--blur",
-            "blur",
-            type=click.FloatRange(min=0),
-            is_flag=False,
-            flag_value=DEFAULT_BLUR,
-            default=None,
-            metavar="[STRENGTH]",
-            help=f"Blur the background (the default effect). STRENGTH is the Gaussian sigma in "
-            f"pixels of a 720p frame, scaled to the frame height; default {DEFAULT_BLUR:g}.",
-        ),
-        click.option(
-            "--background",
-            "background",
-            type=click.Path(dir_okay=False),
-            help="Replace the background with this image, or a video clip that loops (scaled "
-            "to cover, cropped centred).",
-        ),
-        click.option(
-            "--color",
-            "color",
-            metavar="COLOR",
-            help="Replace the background with a colour: a CSS name (green) or hex (#00b140).",
-        ),
-        click.option(
-            "--blur-style",
-            "blur_style",
-            type=click.Choice(["normal", "focus"]),
-            default="normal",
-            show_default=True,
-            help="focus: blur the background more the farther it is from you, as a lens does "
-            "(a depth model, downloaded once; needs greenroom[onnx]).",
-        ),
-        click.option(
-            "--light-wrap",
-            "light_wrap",
-            type=click.FloatRange(0, 1),
-            default=0.0,
-            metavar="STRENGTH",
-            help="With --background/--color: let the new background's light spill onto your "
-            "outline (0..1, e.g. 0.3), so you look less pasted on.",
-        ),
-        click.option(
-            "--transparent",
-            is_flag=True,
-            help="Remove the background: RGBA output with the matte as alpha.",
-        ),
-        click.option(
-            "--mask",
-            is_flag=True,
-            help="Write the matte itself: 8-bit grayscale, 0 = background, 255 = person.",
-        ),
+        *EFFECT_CHOICE_OPTIONS,
         click.option(
             "--model",
             default="auto",
@@ -258,38 +229,61 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return bundled
 
 
-def effect_from_options(
-    blur: float | None,
-    background: str | None,
-    color: str | None,
-    transparent: bool,
-    mask: bool,
-    light_wrap: float = 0.0,
-    blur_style: str = "normal",
-    *,
-    models_dir: str | None = None,
-) -> Effect:
-    """Build the effect; the background is opened here so a bad one fails before any work.
-
-    `models_dir`: where the depth model of `--blur-style focus` is found or downloaded to.
-    """
-    if blur_style != "normal" and (background or color or transparent or mask):
-        raise click.UsageError("--blur-style goes with --blur, not with another effect")
-    try:
-        return make_effect(
-            background=background,
-            blur=blur,
-            color=color,
-            transparent=transparent,
-            mask=mask,
-            light_wrap=light_wrap,
-            blur_style=blur_style,
-            models_dir=models_dir if blur_style != "normal" else None,
-        )
-    except GreenroomError:
-        raise
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+#: The options that choose the effect (each `click.option` makes a new Option per command).
+EFFECT_CHOICE_OPTIONS = (
+    click.option(
+        "--blur",
+        "blur",
+        type=click.FloatRange(min=0),
+        is_flag=False,
+        flag_value=DEFAULT_BLUR,
+        default=None,
+        metavar="[STRENGTH]",
+        help=f"Blur the background (the default effect). STRENGTH is the Gaussian sigma in "
+        f"pixels of a 720p frame, scaled to the frame height; default {DEFAULT_BLUR:g}.",
+    ),
+    click.option(
+        "--background",
+        "background",
+        type=click.Path(dir_okay=False),
+        help="Replace the background with this image, or a video clip that loops (scaled "
+        "to cover, cropped centred).",
+    ),
+    click.option(
+        "--color",
+        "color",
+        metavar="COLOR",
+        help="Replace the background with a colour: a CSS name (green) or hex (#00b140).",
+    ),
+    click.option(
+        "--blur-style",
+        "blur_style",
+        type=click.Choice(["normal", "focus"]),
+        default="normal",
+        show_default=True,
+        help="focus: blur the background more the farther it is from you, as a lens does "
+        "(a depth model, downloaded once; needs greenroom[onnx]).",
+    ),
+    click.option(
+        "--light-wrap",
+        "light_wrap",
+        type=click.FloatRange(0, 1),
+        default=0.0,
+        metavar="STRENGTH",
+        help="With --background/--color: let the new background's light spill onto your "
+        "outline (0..1, e.g. 0.3), so you look less pasted on.",
+    ),
+    click.option(
+        "--transparent",
+        is_flag=True,
+        help="Remove the background: RGBA output with the matte as alpha.",
+    ),
+    click.option(
+        "--mask",
+        is_flag=True,
+        help="Write the matte itself: 8-bit grayscale, 0 = background, 255 = person.",
+    ),
+)
 
 
 def encoding_options(command: Callable[..., Any]) -> Callable[..., Any]:

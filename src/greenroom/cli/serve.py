@@ -102,7 +102,6 @@ def serve(
     """
     require_extra("web", "greenroom serve")
     from greenroom.web import server
-    from greenroom.web.guard import is_loopback
     from greenroom.web.limits import Limits
 
     limits = Limits(
@@ -111,23 +110,9 @@ def serve(
     for url in ice_servers:
         server.parse_ice_server(url)  # a typo is an error now, not a silent failure later
     context = server.ssl_context(certfile, keyfile)
-    scheme = "https" if context else "http"
     shown = f"[{host}]" if ":" in host else host
-    lines = [f"serving on {scheme}://{shown}:{port}/  (Ctrl-C stops)"]
-    if is_loopback(host):
-        lines.append(
-            f"listening on {host} only: just this computer can connect, and media stays on "
-            "loopback too (--host 0.0.0.0 to share on your network)"
-        )
-    else:
-        lines.append(
-            f"listening on {host}: other computers on your network can connect"
-            + ("" if context else "; browsers allow the camera there only over https (--certfile)")
-        )
-    lines.append(
-        "ICE servers: " + (", ".join(ice_servers) if ice_servers else "none (host candidates only)")
-    )
-    lines.append("models offered: " + ", ".join(server.available_models(models_dir)))
+    lines = banner(host, shown, port, context is not None, ice_servers,
+                   server.available_models(models_dir))
 
     def listening(_: str) -> None:  # called once the port is ours
         for line in lines:
@@ -146,3 +131,33 @@ def serve(
         )
     except OSError as exc:  # the port is taken, the address is not ours, ...
         raise GreenroomError(describe_os_error(f"cannot listen on {shown}:{port}", exc)) from None
+
+
+def banner(
+    host: str,
+    shown: str,
+    port: int,
+    https: bool,
+    ice_servers: tuple[str, ...],
+    models: tuple[str, ...],
+) -> list[str]:
+    """What `serve` says once listening: the address, who can connect, ICE servers, models."""
+    from greenroom.web.guard import is_loopback
+
+    scheme = "https" if https else "http"
+    lines = [f"serving on {scheme}://{shown}:{port}/  (Ctrl-C stops)"]
+    if is_loopback(host):
+        lines.append(
+            f"listening on {host} only: just this computer can connect, and media stays on "
+            "loopback too (--host 0.0.0.0 to share on your network)"
+        )
+    else:
+        lines.append(
+            f"listening on {host}: other computers on your network can connect"
+            + ("" if https else "; browsers allow the camera there only over https (--certfile)")
+        )
+    lines.append(
+        "ICE servers: " + (", ".join(ice_servers) if ice_servers else "none (host candidates only)")
+    )
+    lines.append("models offered: " + ", ".join(models))
+    return lines

@@ -11,6 +11,16 @@ from greenroom.extras import require_extra
 _DIR = click.Path(file_okay=False, path_type=Path)
 
 
+def _width_height(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    """`--size WxH` -> (width, height), or a one-line usage error."""
+    try:
+        width, height = (int(v) for v in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: want WxH, e.g. 256x256",
+                                 param_hint="--size") from None
+    return width, height
+
+
 @click.command("train")
 @click.argument("datasets", nargs=-1, type=_DIR)
 @click.option("-o", "--out", required=True, type=_DIR,
@@ -26,7 +36,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
               help="File of names (one a line) never to train on. Default: the EG1800 held-out "
                    "tenth listed in the package; --exclude /dev/null uses every pair.")
 @click.option("--size", default="256x256", show_default=True, metavar="WxH",
-              help="Network input size, multiples of 32.")
+              callback=_width_height, help="Network input size, multiples of 32.")
 @click.option("--net-width", default=1.0, show_default=True, type=click.FloatRange(0.25, 4),
               help="Channel multiplier of the network.")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
@@ -53,7 +63,8 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--device", help="torch device (default: cuda when present, else cpu).")
 @click.option("--name", help="Display name written into the sidecar TOML.")
 def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path, ...],
-                  teacher: Path | None, every: int, exclude: Path | None, size: str,
+                  teacher: Path | None, every: int, exclude: Path | None,
+                  size: tuple[int, int],
                   net_width: float,
                   epochs: int, batch: int, lr: float, steps_per_epoch: int | None,
                   val_fraction: float, patience: int, seed: int, init: Path | None,
@@ -72,14 +83,10 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
 
     from greenroom.training import data
     from greenroom.training.augment import Augment
-    from greenroom.training.export import export_checkpoint
     from greenroom.training.loop import TrainConfig, train
     from greenroom.training.losses import LossWeights
 
-    try:
-        width, height = (int(v) for v in size.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter(f"{size!r}: want WxH, e.g. 256x256", param_hint="--size") from None
+    width, height = size
     if not datasets and not unlabelled:
         raise click.UsageError("give at least one DATASET folder or --unlabelled source")
     if unlabelled and teacher is None:
@@ -95,15 +102,28 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
         augment=Augment.without(no_augment), threads=threads, device=device,
     )
     result = train(config, resume=resume, log=lambda line: click.echo(line, err=True))
-    held = [p for root in datasets for p in data.labelled_pairs(root) if p[0] in set(names)]
-    if held:  # the pairs training never saw, as a folder `greenroom eval` reads
-        data.materialize_split(held, out / "held-out")
-    best = out / "best.pt"
-    model = export_checkpoint(best, out / "model.onnx", name or out.name)
+    model, held = publish(out, datasets, names, name or out.name)
     score = result["best"]
     click.echo(f"best epoch {score['epoch'] + 1}: validation IoU {score.get('val_iou', 0):.4f}; "
                f"wrote {model} and {model.with_suffix('.toml')}")
     if held:
-        click.echo(f"{len(held)} held-out pairs in {out / 'held-out'}: "
+        click.echo(f"{held} held-out pairs in {out / 'held-out'}: "
                    f"greenroom eval {out / 'held-out'} --model {model} --stage raw")
     return 0
+
+
+def publish(
+    out: Path, datasets: tuple[Path, ...], excluded: list[str], name: str
+) -> tuple[Path, int]:
+    """Export the run's best checkpoint to OUT/model.onnx (+ .toml) and link the held-out pairs.
+
+    The pairs training never saw go to OUT/held-out, a folder `greenroom eval` reads. Returns
+    the model's path and how many pairs were held out.
+    """
+    from greenroom.training import data
+    from greenroom.training.export import export_checkpoint
+
+    held = [p for root in datasets for p in data.labelled_pairs(root) if p[0] in set(excluded)]
+    if held:
+        data.materialize_split(held, out / "held-out")
+    return export_checkpoint(out / "best.pt", out / "model.onnx", name), len(held)

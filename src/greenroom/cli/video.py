@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from tqdm import tqdm
 
-from greenroom.cli.config import command_line_effect_wins, config_option
+from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_output, check_sequence, effect_inputs
 from greenroom.cli.matte_options import matte_options
 from greenroom.cli.options import (
@@ -19,13 +17,12 @@ from greenroom.cli.options import (
     lowlight_option,
     make_enhancer,
 )
+from greenroom.cli.progress import LateBar
 from greenroom.cli.signals import stop_on_signals
-from greenroom.frames import Frame
-from greenroom.jobs.convert import convert_video
+from greenroom.jobs.convert import ConvertResult, convert_video
 from greenroom.matte import MatteAdjust
-from greenroom.pipeline.stats import PipelineStats, plural
+from greenroom.pipeline.stats import plural
 from greenroom.sinks.video import is_sequence_path, sequence_layout
-from greenroom.sources.video import VideoInfo
 
 
 @click.command("video")
@@ -66,28 +63,16 @@ def video(
     are skipped and counted; Ctrl-C stops early and keeps a playable file.
     """
     webm = Path(output).suffix.lower() == ".webm"
-    if chosen.transparent and not (is_sequence_path(output) or webm):
+    if chosen.spec.transparent and not (is_sequence_path(output) or webm):
         raise click.UsageError("--transparent needs a .webm output or a PNG sequence (out/)")
     # Every file named, on the command line or in the config file, is protected.
     inputs = [Input("input video", input_path), *effect_inputs(chosen.background, chosen.model)]
-    chosen = command_line_effect_wins(chosen)
     if is_sequence_path(output):
         check_sequence(*sequence_layout(output), inputs)
     else:
         check_output(Path(output), inputs)
     effect = chosen.effect()
-    bar: tqdm | None = None
-
-    def start(info: VideoInfo) -> None:
-        nonlocal bar
-        if progress:
-            bar = tqdm(total=info.frame_count or None, unit="frame", file=sys.stderr,
-                       dynamic_ncols=True, disable=None)
-
-    def advance(item: Frame, stats: PipelineStats) -> None:
-        if bar is not None:
-            bar.update(1)
-
+    bar = LateBar(progress, "frame")
     enhancer = make_enhancer(low_light, chosen.models_dir)
     processor = chosen.processor(effect, temporal=temporal, adjust=adjust,
                                  framing=auto_frame, enhancer=enhancer)
@@ -97,10 +82,15 @@ def video(
             # an MP4 with AAC sound, re-encode the sound to Opus and say so (a warning).
             result = convert_video(input_path, output, processor, crf=crf, preset=preset,
                                    unsupported_audio="transcode", stop=stop, lookahead=temporal,
-                                   on_start=start, on_output=advance)
+                                   on_start=lambda info: bar.start(info.frame_count),
+                                   on_output=bar.advance)
         finally:
-            if bar is not None:
-                bar.close()
+            bar.close()
+    return report(result, output, stop.signalled)
+
+
+def report(result: ConvertResult, output: str, stopped: bool) -> int:
+    """Say what was written (or not) and how it went; the exit status (130: stopped by a signal)."""
     done = result.stats.summary(live=False)
     if result.skipped:
         done += f", {result.skipped} unreadable {plural(result.skipped, 'packet')} skipped"
@@ -108,7 +98,7 @@ def video(
         click.echo(f"greenroom: {output} not written: {done}", err=True)
     else:
         click.echo(f"greenroom: wrote {result.output}: {done}", err=True)
-    if stop.signalled:
+    if stopped:
         click.echo("greenroom: stopped early; the file holds what was processed", err=True)
         return 130
     return 0

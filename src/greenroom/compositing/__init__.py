@@ -15,6 +15,7 @@ from greenroom.compositing.effects import (
     blend,
     cover_resize,
 )
+from greenroom.compositing.spec import EffectSpec
 
 __all__ = [
     "DEFAULT_BLUR",
@@ -22,6 +23,7 @@ __all__ = [
     "Blur",
     "ColorBackground",
     "Effect",
+    "EffectSpec",
     "ImageBackground",
     "MaskOnly",
     "Passthrough",

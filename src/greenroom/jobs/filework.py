@@ -31,7 +31,6 @@ _processors: dict[tuple[str, int | None, str], Processor] = {}
 
 def processor_for(settings: JobSettings, kind: str) -> Processor:
     """The worker's processor for `kind` files (videos get temporal smoothing, photos don't)."""
-    from greenroom.api import make_effect
     from greenroom.segmentation import load
 
     key = (settings.fingerprint(), settings.threads, kind)
@@ -46,7 +45,7 @@ def processor_for(settings: JobSettings, kind: str) -> Processor:
             temporal = temporal and chosen.temporal
         segmenter = load(settings.model_request(model))
         processor = Processor(
-            make_effect(**settings.effect_kwargs()), model=segmenter, refine=refine,
+            settings.build_effect(), model=segmenter, refine=refine,
             temporal=temporal and kind == "video", adjust=settings.adjust,
             framing=settings.auto_frame and kind == "video",
         )

@@ -47,7 +47,7 @@ def output_name(relative: str, kind: str, settings: JobSettings) -> str:
     path = PurePosixPath(relative)
     suffix = path.suffix.lower()
     if kind == "video":
-        if settings.transparent:
+        if settings.effect.transparent:
             return str(path.with_suffix(".webm"))
         return str(path.with_suffix(suffix if suffix in KEPT_VIDEO_SUFFIXES else ".mp4"))
     if settings.image_format:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, replace
-from typing import Any
 
+from greenroom.compositing import Effect, EffectSpec
 from greenroom.matte.adjust import MatteAdjust
 from greenroom.segmentation.request import ModelRequest
 
@@ -23,13 +23,7 @@ NOT_IN_FINGERPRINT = frozenset({"threads", "providers"})
 class JobSettings:
     """Effect, model and encoder settings for every file of a batch."""
 
-    blur: float | None = None
-    background: str | None = None  # an absolute path (or URL) every worker can read
-    color: str | None = None
-    light_wrap: float = 0.0
-    blur_style: str = "normal"
-    transparent: bool = False
-    mask: bool = False
+    effect: EffectSpec = EffectSpec()  # its background: an absolute path (or URL) all can read
     model: str = "auto"
     matte_quality: str | None = None  # fast|balanced|best: picks model and stages per file kind
     refine: bool = True
@@ -57,20 +51,11 @@ class JobSettings:
         """How a worker asks for `model` (the batch's, or the one --matte-quality picked)."""
         return ModelRequest(model, self.threads, self.models_dir, self.providers)
 
-    def effect_kwargs(self) -> dict[str, Any]:
-        """The keyword arguments of `greenroom.api.make_effect`."""
-        return {
-            "blur": self.blur,
-            "background": self.background,
-            "color": self.color,
-            "transparent": self.transparent,
-            "mask": self.mask,
-            "light_wrap": self.light_wrap,
-            "blur_style": self.blur_style,
-            "models_dir": self.models_dir,
-        }
+    def build_effect(self) -> Effect:
+        """The effect, as every worker builds it (a focus blur's model from `models_dir`)."""
+        return self.effect.build(models_dir=self.models_dir)
 
     @property
     def channels(self) -> int:
         """Channels of the results: 1 for mattes, 4 for cut-outs, 3 otherwise."""
-        return 1 if self.mask else 4 if self.transparent else 3
+        return self.effect.channels

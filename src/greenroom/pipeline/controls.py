@@ -9,19 +9,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from greenroom.compositing import (
-    DEFAULT_BLUR,
-    Blur,
-    ColorBackground,
-    Effect,
-    ImageBackground,
-    MaskOnly,
-    Passthrough,
-)
+from greenroom.compositing import DEFAULT_BLUR, Blur, Effect, EffectSpec
 from greenroom.errors import InputError
 from greenroom.pipeline.mirror import Mirror
 from greenroom.pipeline.processor import Processor
-from greenroom.sources.images import IMAGE_SUFFIXES, read_image
+from greenroom.sources.images import IMAGE_SUFFIXES
 
 #: Key -> what it does, in the order the help lists them (`h` in the preview, --help).
 KEYS = (
@@ -51,7 +43,11 @@ def list_backgrounds(folder: Path | None) -> list[Path]:
 
 
 class LiveControls:
-    """Maps keys to effect changes on a running `Processor`."""
+    """Maps keys to effect changes on a running `Processor`.
+
+    Each effect key makes a new `EffectSpec` from the current one (`with_effect`) and builds it,
+    so a hotkey's effect is the one the same choice gives on the command line or the web page.
+    """
 
     BLUR_STEP = 1.25
 
@@ -61,14 +57,19 @@ class LiveControls:
         backgrounds: list[Path] | None = None,
         color: tuple[int, int, int] = (0, 177, 64),
         mirror: Mirror | None = None,
+        spec: EffectSpec | None = None,
     ) -> None:
+        """`spec` is the effect the stream started with (its light wrap carries over to the
+        effects the keys choose); by default the processor's blur strength, else the default.
+        """
         self.processor = processor
         self.mirror = mirror
         self.backgrounds = backgrounds or []
         self.color = color
-        self.blur_strength = (
-            processor.effect.strength if isinstance(processor.effect, Blur) else DEFAULT_BLUR
+        self.spec = spec or EffectSpec(
+            blur=processor.effect.strength if isinstance(processor.effect, Blur) else DEFAULT_BLUR
         )
+        self.blur_strength = self.spec.strength
         self.background_index = -1
         self._low_light = 1.0  # the strength `l` turns back on
         self.overlay = False
@@ -87,9 +88,11 @@ class LiveControls:
         self._message = text
         self._message_until = time.monotonic() + 2.0
 
-    def _set(self, effect: Effect, message: str) -> None:
-        self._before_mask = None
-        self.processor.effect = effect
+    def _choose(self, message: str, **choice: object) -> None:
+        """Build the current spec with this effect chosen instead; a bad one raises InputError."""
+        spec = self.spec.with_effect(**choice)
+        self.processor.effect = spec.build()
+        self.spec, self._before_mask = spec, None
         self.message = message
 
     def _background(self, step: int) -> None:
@@ -100,7 +103,7 @@ class LiveControls:
             self.background_index = (self.background_index + step) % len(self.backgrounds)
             path = self.backgrounds[self.background_index]
             try:
-                self._set(ImageBackground(read_image(path)), f"background {path.name}")
+                self._choose(f"background {path.name}", background=str(path))
                 return
             except InputError as exc:
                 self.message = str(exc)
@@ -111,27 +114,21 @@ class LiveControls:
         if char == "q" or key == 27:
             return False
         if char == "b":
-            self._set(Blur(self.blur_strength), f"blur {self.blur_strength:.0f}")
+            self._choose(f"blur {self.blur_strength:.0f}", blur=self.blur_strength)
         elif char in "+=-" and char:
             factor = self.BLUR_STEP if char in "+=" else 1 / self.BLUR_STEP
             self.blur_strength = min(100.0, max(1.0, self.blur_strength * factor))
-            self._set(Blur(self.blur_strength), f"blur {self.blur_strength:.0f}")
+            self._choose(f"blur {self.blur_strength:.0f}", blur=self.blur_strength)
         elif char == "n":
             self._background(+1)
         elif char == "p":
             self._background(-1)
         elif char == "c":
-            self._set(ColorBackground(self.color), "colour")
+            self._choose("colour", color=self.color)
         elif char == "o":
-            self._set(Passthrough(), "effect off")
+            self._choose("effect off", off=True)
         elif char == "m":
-            if self._before_mask is None:
-                self._before_mask = self.processor.effect
-                self.processor.effect = MaskOnly()
-                self.message = "mask"
-            else:
-                self.processor.effect, self._before_mask = self._before_mask, None
-                self.message = ""
+            self._toggle_mask()
         elif char == "f":
             self.overlay = not self.overlay
         elif char == "h":
@@ -151,6 +148,17 @@ class LiveControls:
         elif char == "l":
             self._toggle_low_light()
         return True
+
+    def _toggle_mask(self) -> None:
+        """`m` shows the matte; pressed again, the effect before it comes back as it was."""
+        if self._before_mask is None:
+            before = self.processor.effect
+            self.processor.effect = self.spec.with_effect(mask=True).build()
+            self._before_mask = before
+            self.message = "mask"
+        else:
+            self.processor.effect, self._before_mask = self._before_mask, None
+            self.message = ""
 
     def _toggle_low_light(self) -> None:
         enhancer = self.processor.enhancer

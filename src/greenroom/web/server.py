@@ -47,15 +47,7 @@ from aiohttp import web
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from PIL import Image
 
-from greenroom.compositing import (
-    Blur,
-    ColorBackground,
-    Effect,
-    ImageBackground,
-    MaskOnly,
-    Passthrough,
-    Transparent,
-)
+from greenroom.compositing import Effect, EffectSpec
 from greenroom.errors import InputError, TooLarge
 from greenroom.pipeline.allocator import release_memory
 from greenroom.pipeline.processor import Processor
@@ -77,8 +69,8 @@ from greenroom.web.signalling import (
     MAX_BODY,
     MAX_SLOTS,
     BadRequest,
-    EffectSpec,
     check_room,
+    effect_message,
     parse_control,
     parse_offer,
 )
@@ -219,23 +211,18 @@ class WebServer:
             del self.rooms[room.name]
 
     def build_effect(self, spec: EffectSpec, session: Session | None) -> Effect:
-        if spec.kind == "blur":
-            return Blur(spec.strength)
-        if spec.kind == "color":
-            return ColorBackground(spec.color)
-        if spec.kind == "image":
-            if spec.image == "upload":
+        """The spec's effect; its picture is a gallery name or "upload" (this session's)."""
+
+        def picture(name: str) -> np.ndarray:
+            if name == "upload":
                 if session is None or session.upload is None:
                     raise BadRequest("no background uploaded in this session yet")
-                return ImageBackground(session.upload)
-            if spec.image not in self.gallery:
-                raise BadRequest(f"no gallery picture {spec.image!r}")
-            return ImageBackground(self.gallery[spec.image][1])
-        if spec.kind == "transparent":
-            return Transparent()
-        if spec.kind == "mask":
-            return MaskOnly()
-        return Passthrough()
+                return session.upload
+            if name not in self.gallery:
+                raise BadRequest(f"no gallery picture {name!r}")
+            return self.gallery[name][1]
+
+        return spec.build(picture)
 
     def _forget(self, session: Session) -> None:
         """A session closed: give back its place, its room if empty, and its memory."""
@@ -306,7 +293,7 @@ class WebServer:
                 assert isinstance(value, EffectSpec)
                 session.processed.effect = self.build_effect(value, session)
                 session.effect_spec = value
-                session.send({"type": "effect", **value.as_dict()})
+                session.send({"type": "effect", **effect_message(value)})
             elif kind == "model":
                 session.processed.model = str(value)
                 session.send({"type": "model", "model": value})
@@ -499,7 +486,7 @@ class WebServer:
         if session.closed:
             raise BadRequest("no such session", status=404)
         session.upload = image
-        spec = EffectSpec("image", image="upload")
+        spec = EffectSpec(background="upload")
         if session.processed is not None:
             session.processed.effect = self.build_effect(spec, session)
             session.effect_spec = spec

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from greenroom.compositing import DEFAULT_BLUR, parse_color
+from greenroom.compositing import DEFAULT_BLUR, EffectSpec, parse_color
 from greenroom.errors import InputError
 from greenroom.segmentation import MODEL_NAMES
 
@@ -45,24 +45,17 @@ class BadRequest(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class EffectSpec:
-    """A validated effect choice: `kind` is one of EFFECTS, the rest depends on it."""
-
-    kind: str = "blur"
-    strength: float = DEFAULT_BLUR
-    color: tuple[int, int, int] = (0, 177, 64)
-    image: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"effect": self.kind}
-        if self.kind == "blur":
-            out["strength"] = self.strength
-        elif self.kind == "color":
-            out["color"] = "#{:02x}{:02x}{:02x}".format(*self.color)
-        elif self.kind == "image":
-            out["image"] = self.image
-        return out
+def effect_message(spec: EffectSpec) -> dict[str, Any]:
+    """The page's words for an effect (`parse_effect` read back): what the server confirms."""
+    kind = "image" if spec.kind == "background" else spec.kind
+    out: dict[str, Any] = {"effect": kind}
+    if kind == "blur":
+        out["strength"] = spec.strength
+    elif kind == "color" and spec.color is not None:
+        out["color"] = "#{:02x}{:02x}{:02x}".format(*spec.color)
+    elif kind == "image":
+        out["image"] = spec.background
+    return out
 
 
 @dataclass(frozen=True)
@@ -103,7 +96,8 @@ def parse_model(value: object, models: Sequence[str] = MODEL_NAMES) -> str:
 
 
 def parse_effect(value: object) -> EffectSpec:
-    """`{"effect": "blur", "strength": 20}` and the like -> EffectSpec."""
+    """`{"effect": "blur", "strength": 20}` and the like -> `EffectSpec` (web limits checked here:
+    a blur of at most `MAX_BLUR`, pictures by gallery name or "upload", never by path)."""
     if not isinstance(value, dict):
         raise BadRequest("effect must be a JSON object")
     kind = value.get("effect")
@@ -118,7 +112,7 @@ def parse_effect(value: object) -> EffectSpec:
             or not 0 <= strength <= MAX_BLUR
         ):
             raise BadRequest(f"blur strength must be a number from 0 to {MAX_BLUR:g}")
-        return EffectSpec("blur", strength=float(strength))
+        return EffectSpec(blur=float(strength))
     if kind == "color":
         color = value.get("color")
         if not isinstance(color, str) or len(color) > 64:
@@ -127,13 +121,13 @@ def parse_effect(value: object) -> EffectSpec:
             rgb = parse_color(color)
         except (InputError, ValueError):
             raise BadRequest(f"unknown colour {color!r}") from None
-        return EffectSpec("color", color=tuple(int(c) for c in rgb))  # type: ignore[arg-type]
+        return EffectSpec(color=rgb)
     if kind == "image":
         image = value.get("image")
         if not isinstance(image, str) or not re.fullmatch(r"[a-z0-9-]{1,32}", image):
             raise BadRequest("image must name a gallery picture or 'upload'")
-        return EffectSpec("image", image=image)
-    return EffectSpec(kind)
+        return EffectSpec(background=image)  # a gallery name or "upload": see `WebServer`
+    return EffectSpec(**{kind: True})
 
 
 def parse_offer(body: bytes | str, models: Sequence[str] = MODEL_NAMES) -> Offer:
