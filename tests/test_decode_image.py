@@ -117,7 +117,7 @@ def test_the_upload_status_follows_the_error_type_not_its_words(monkeypatch):
     from greenroom.samples import astronaut
     from greenroom.web import server as server_module
     from greenroom.web.limits import Limits
-    from tests.test_web import Client, png, serving
+    from greenroom.web.testing import Client, serving
 
     errors = iter([TooLarge("upload", "over the budget"), InputError("upload", "too large a hat")])
 
@@ -134,10 +134,10 @@ def test_the_upload_status_follows_the_error_type_not_its_words(monkeypatch):
             try:
                 await client.connect(http, base)
                 url = f"{base}{client.session_url}/background"
-                headers = {**client.auth, "Content-Type": "image/png"}
+                headers = {**client.auth, "Content-Type": "image/jpeg"}
                 for _ in range(2):
                     await asyncio.sleep(0.1)  # past the upload interval
-                    async with http.post(url, data=png(8, 8), headers=headers) as response:
+                    async with http.post(url, data=jpeg_bytes(np.zeros((8, 8, 3), np.uint8)), headers=headers) as response:
                         answers.append((response.status, (await response.json())["error"]))
             finally:
                 await client.close()
