@@ -135,9 +135,10 @@ def test_the_upload_status_follows_the_error_type_not_its_words(monkeypatch):
                 await client.connect(http, base)
                 url = f"{base}{client.session_url}/background"
                 headers = {**client.auth, "Content-Type": "image/jpeg"}
+                picture = jpeg_bytes(np.zeros((8, 8, 3), np.uint8))
                 for _ in range(2):
                     await asyncio.sleep(0.1)  # past the upload interval
-                    async with http.post(url, data=jpeg_bytes(np.zeros((8, 8, 3), np.uint8)), headers=headers) as response:
+                    async with http.post(url, data=picture, headers=headers) as response:
                         answers.append((response.status, (await response.json())["error"]))
             finally:
                 await client.close()
