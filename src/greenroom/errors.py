@@ -67,17 +67,22 @@ _OS_REASONS = {
 }
 
 
-def os_error_reason(exc: OSError) -> str:
-    """The project's one wording of why a file or socket operation failed: short, lower case.
+def os_error_reason(exc: BaseException) -> str:
+    """The project's one wording of why a file, socket or FFmpeg operation failed: short, lower
+    case, no full stop.
 
-    Taken from the error number, not from `str(exc)`, because Python and asyncio decorate the
-    message with the errno and the path ("[Errno 13] Permission denied: 'x'"), which the caller
-    names itself.
+    Taken from the error number where it is a system one, not from `str(exc)`, because Python
+    and asyncio decorate the message with the errno, the path or the address ("[Errno 13]
+    Permission denied: 'x'"), which the caller names itself. FFmpeg's own errors (PyAV raises
+    them as OSError too) have numbers of their own and keep FFmpeg's words.
     """
-    code = exc.errno
+    code = getattr(exc, "errno", None)
     if code in _OS_REASONS:
         return _OS_REASONS[code]
-    text = os.strerror(code) if code else (exc.strerror or str(exc))
+    if code in errno.errorcode:
+        text = os.strerror(code)
+    else:
+        text = getattr(exc, "strerror", None) or str(exc)
     return text.strip().rstrip(".").lower() or "input/output error"
 
 

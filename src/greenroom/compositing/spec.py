@@ -21,17 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from greenroom.compositing import effects
 from greenroom.compositing.colors import parse_color
-from greenroom.compositing.effects import (
-    DEFAULT_BLUR,
-    Blur,
-    ColorBackground,
-    Effect,
-    ImageBackground,
-    MaskOnly,
-    Passthrough,
-    Transparent,
-)
+from greenroom.compositing.effects import DEFAULT_BLUR, Effect
 from greenroom.errors import InvalidEffect
 
 #: The fields that each choose an effect; one at most may be set (none means blur).
@@ -125,31 +117,31 @@ class EffectSpec:
             return self._background(self.background, pictures)
         if kind == "color":
             assert self.color is not None
-            return ColorBackground(self.color, light_wrap=self.light_wrap)
+            return effects.ColorBackground(self.color, light_wrap=self.light_wrap)
         if kind == "transparent":
-            return Transparent()
+            return effects.Transparent()
         if kind == "mask":
-            return MaskOnly()
+            return effects.MaskOnly()
         if kind == "off":
-            return Passthrough()
+            return effects.Passthrough()
         if self.blur_style == "focus":
             from greenroom.aux_models import aux_model_path
             from greenroom.compositing.focus import DepthEstimator, FocusBlur
 
             depth = DepthEstimator(aux_model_path("tcmonodepth", models_dir))
             return FocusBlur(depth, self.strength)
-        return Blur(self.strength)
+        return effects.Blur(self.strength)
 
     def _background(self, name: str, pictures: Pictures | None) -> Effect:
         if pictures is not None:
-            return ImageBackground(pictures(name), light_wrap=self.light_wrap)
+            return effects.ImageBackground(pictures(name), light_wrap=self.light_wrap)
         from greenroom.compositing.video_background import VIDEO_SUFFIXES, VideoBackground
 
         if Path(name).suffix.lower() in VIDEO_SUFFIXES:
             return VideoBackground(name, light_wrap=self.light_wrap)
         from greenroom.sources.images import read_image
 
-        return ImageBackground(read_image(name), light_wrap=self.light_wrap)
+        return effects.ImageBackground(read_image(name), light_wrap=self.light_wrap)
 
 
 #: Each choice's "not chosen" value (the field defaults).

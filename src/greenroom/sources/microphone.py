@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 import av.error
 
-from greenroom.errors import InputError
+from greenroom.errors import InputError, os_error_reason
 from greenroom.sources.video import AudioFeed
 
 #: FFmpeg's capture formats, by platform, and every format a DEVICE may name as its prefix.
@@ -59,7 +59,7 @@ class MicrophoneFeed(AudioFeed):
         try:
             self._container = av.open(name, format=fmt)
         except (av.error.FFmpegError, OSError, ValueError) as exc:
-            reason = (getattr(exc, "strerror", None) or str(exc)).strip().lower()
+            reason = os_error_reason(exc)
             raise InputError(device, f"cannot open this microphone ({reason})") from None
         if not self._container.streams.audio:
             self._container.close()

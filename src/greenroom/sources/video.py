@@ -40,7 +40,7 @@ import av.error
 import numpy as np
 from PIL import Image
 
-from greenroom.errors import InputError
+from greenroom.errors import InputError, os_error_reason
 from greenroom.frames import I420, Frame
 from greenroom.sources.images import MAX_PIXELS
 
@@ -237,7 +237,7 @@ class VideoFileSource:
         except av.error.FFmpegError as e:
             raise VideoError(
                 self.path,
-                f"cannot be read as a video ({_reason(e)}); "
+                f"cannot be read as a video ({os_error_reason(e)}); "
                 "the file is not a video, or is truncated or corrupt",
             ) from e
         try:
@@ -579,8 +579,3 @@ def _is_cover_art(stream: av.stream.Stream) -> bool:
     if disposition is None:
         return False
     return bool(stream.disposition & disposition.attached_pic)
-
-
-def _reason(e: av.error.FFmpegError) -> str:
-    """FFmpeg's message without PyAV's '[Errno N] ...: path' decoration."""
-    return (getattr(e, "strerror", None) or str(e)).strip().rstrip(".").lower()
