@@ -85,27 +85,34 @@ def eval_command(
         if matte_quality:
             job_model, job_stages = quality_job(matte_quality, is_sequence)
         request = ModelRequest(job_model, None, models_dir, provider)
-        for stage in job_stages:
-            if stage.temporal and not is_sequence:
-                continue  # unrelated photos have no time axis to smooth along
-            bar = tqdm(desc=f"{root.name} {stage.name}", unit="frame", file=sys.stderr,
-                       disable=None, leave=False)
-
-            def tick(done: int, total: int, bar: tqdm = bar) -> None:
-                bar.total = total
-                bar.update(1)
-
-            try:
-                rows.append(evaluate(root, stage, model=partial(load_model, request),
-                                     sequence=is_sequence,
-                                     limit=limit, progress=tick))
-            finally:
-                bar.close()
+        rows += score_folder(root, job_stages, request, is_sequence, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
     else:
         click.echo(markdown_table(rows))
     return 0
+
+
+def score_folder(root: Path, stages: list[Stage], request: ModelRequest, is_sequence: bool,
+                 limit: int | None) -> list[dict[str, Any]]:
+    """One row a stage for one dataset or sequence folder, with a progress bar while it runs."""
+    rows = []
+    for stage in stages:
+        if stage.temporal and not is_sequence:
+            continue  # unrelated photos have no time axis to smooth along
+        bar = tqdm(desc=f"{root.name} {stage.name}", unit="frame", file=sys.stderr,
+                   disable=None, leave=False)
+
+        def tick(done: int, total: int, bar: tqdm = bar) -> None:
+            bar.total = total
+            bar.update(1)
+
+        try:
+            rows.append(evaluate(root, stage, model=partial(load_model, request),
+                                 sequence=is_sequence, limit=limit, progress=tick))
+        finally:
+            bar.close()
+    return rows
 
 
 def quality_job(quality: str, is_sequence: bool) -> tuple[str, list[Stage]]:
