@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import click
 
-from greenroom.cli.config import command_line_effect_wins, config_option
+from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.live_options import limit_options, output_options, source_options
 from greenroom.cli.matte_options import matte_options
@@ -22,7 +22,6 @@ from greenroom.cli.options import (
     make_enhancer,
 )
 from greenroom.cli.signals import stop_on_signals
-from greenroom.compositing import parse_color
 from greenroom.compositing.framing import AutoFramer
 from greenroom.jobs.live import (
     LiveLimits,
@@ -49,14 +48,15 @@ def recording_inputs(frames: SourceRequest, outputs: OutputRequest,
 
 
 def checked_outputs(frames: SourceRequest, outputs: OutputRequest,
-                    given: EffectArgs, chosen: EffectArgs) -> OutputRequest:
-    """`outputs`, checked against the source and the inputs, with the preview's `c` colour."""
+                    chosen: EffectArgs) -> OutputRequest:
+    """`outputs`, checked against the source and the inputs, with the effect asked for (the
+    preview's keys start from it)."""
     if frames.on_demand and not outputs.virtual_camera:
         raise click.UsageError("--on-demand starts the camera when an application reads the "
                                "virtual camera; add --virtual-camera")
     if outputs.record is not None:  # every file named, here or in the config, is protected
-        check_output(outputs.record, recording_inputs(frames, outputs, given))
-    return replace(outputs, color=parse_color(chosen.color)) if chosen.color else outputs
+        check_output(outputs.record, recording_inputs(frames, outputs, chosen))
+    return replace(outputs, spec=chosen.spec)
 
 
 @click.command("camera")
@@ -84,9 +84,8 @@ def camera(frames: SourceRequest, mirror: bool, outputs: OutputRequest, chosen: 
     moment never builds up delay: the newest frame always wins. Ctrl-C stops cleanly, keeping the
     recording playable and printing a summary.
     """
-    given, chosen = chosen, command_line_effect_wins(chosen)
     effect = chosen.effect()
-    outputs = checked_outputs(frames, outputs, given, chosen)
+    outputs = checked_outputs(frames, outputs, chosen)
     source = open_live_source(frames, say)
     framer = AutoFramer()
     framer.enabled = auto_frame  # the `a` key turns it on and off while running

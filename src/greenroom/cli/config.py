@@ -38,7 +38,7 @@ from click.core import ParameterSource
 from greenroom.errors import InputError, os_error_reason
 
 if TYPE_CHECKING:
-    from greenroom.cli.options import EffectArgs
+    pass
 
 #: Where `--config` leaves the file's path in the click context, for the output guard.
 CONFIG_PATH = "greenroom.config"
@@ -183,14 +183,6 @@ def command_line_first(values: dict[str, Any]) -> dict[str, Any]:
         for name, unchosen in EFFECT_OPTIONS.items()
         if source(name) is ParameterSource.DEFAULT_MAP
     }}
-
-
-def command_line_effect_wins(chosen: EffectArgs) -> EffectArgs:
-    """`chosen` as it is: `cli.options.effect_args` has applied `command_line_first` already.
-
-    Kept only for cli/camera.py, which the lead is rewriting; remove it with that call.
-    """
-    return chosen
 
 
 def config_option(command: Any) -> Any:

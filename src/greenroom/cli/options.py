@@ -125,11 +125,6 @@ class EffectArgs:
         """`--model` (or `model`) with this invocation's --threads, --models-dir, --provider."""
         return ModelRequest(model or self.model, self.threads, self.models_dir, self.provider)
 
-    @property
-    def color(self) -> str | None:
-        """The chosen colour as #rrggbb (the preview's `c` key uses it), or None."""
-        return None if self.spec.color is None else "#{:02x}{:02x}{:02x}".format(*self.spec.color)
-
     def effect(self) -> Effect:
         """The effect; a background file is opened now, so a bad one fails before any work.
 

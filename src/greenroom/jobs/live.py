@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from greenroom.compositing.spec import EffectSpec
 from greenroom.errors import GreenroomError
 from greenroom.frames import Frame, Sink
 from greenroom.pipeline.controls import LiveControls
@@ -77,7 +78,7 @@ class OutputRequest:
     record: Path | None = None
     audio_device: str | None = None  # a microphone for the recording
     backgrounds: Sequence[Path] = field(default_factory=tuple)  # n/p in the preview
-    color: tuple[int, int, int] = (0, 177, 64)  # the preview's `c` key
+    spec: EffectSpec | None = None  # the effect asked for: the preview's keys start from it
 
 
 @dataclass
@@ -217,8 +218,8 @@ def run_camera(
     mirroring = Mirror(mirror)
     panel = None
     if outputs.preview:
-        controls = LiveControls(processor, list(outputs.backgrounds), outputs.color,
-                                mirror=mirroring)
+        controls = LiveControls(processor, list(outputs.backgrounds), mirror=mirroring,
+                                spec=outputs.spec)
         panel = PreviewPanel(controls, stats)
     try:
         sinks = open_live_sinks(outputs, source, panel, stop, say)

@@ -55,20 +55,21 @@ class LiveControls:
         self,
         processor: Processor,
         backgrounds: list[Path] | None = None,
-        color: tuple[int, int, int] = (0, 177, 64),
+        color: tuple[int, int, int] | None = None,
         mirror: Mirror | None = None,
         spec: EffectSpec | None = None,
     ) -> None:
         """`spec` is the effect the stream started with (its light wrap carries over to the
         effects the keys choose); by default the processor's blur strength, else the default.
+        `color` is what `c` shows: by default the spec's colour, else a green screen's.
         """
         self.processor = processor
         self.mirror = mirror
         self.backgrounds = backgrounds or []
-        self.color = color
         self.spec = spec or EffectSpec(
             blur=processor.effect.strength if isinstance(processor.effect, Blur) else DEFAULT_BLUR
         )
+        self.color = color or self.spec.color or (0, 177, 64)
         self.blur_strength = self.spec.strength
         self.background_index = -1
         self._low_light = 1.0  # the strength `l` turns back on

@@ -35,7 +35,9 @@ from collections.abc import Iterator
 from os import PathLike
 from pathlib import Path
 
-__all__ = ["AtomicFile", "atomic_path", "current_umask", "describe_os_error", "remove_stale_temps"]
+from greenroom.errors import os_error_reason
+
+__all__ = ["AtomicFile", "atomic_path", "current_umask", "remove_stale_temps", "write_error_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +53,10 @@ def current_umask() -> int:
 _UMASK = current_umask()
 
 
-def describe_os_error(e: OSError) -> str:
-    """A short, user-facing reason for a failed file operation."""
-    code = e.errno
-    if code in (errno.ENOSPC, errno.EDQUOT):
-        return "no space left on the device"
-    if code == errno.EFBIG:
-        return "file too large for the device or the file size limit"
-    if code in (errno.EACCES, errno.EPERM):
-        return "permission denied"
-    if code == errno.EROFS:
-        return "the file system is read-only"
-    if code == errno.ENOENT:
-        return "folder does not exist"
-    if code == errno.ENOTDIR:
-        return "a part of the path is not a folder"
-    return (e.strerror or str(e)).strip().lower() or "input/output error"
+def write_error_reason(e: OSError) -> str:
+    """Why writing a file failed, in the project's one wording (`errors.os_error_reason`); a
+    path that does not exist, when writing, means its folder does not."""
+    return "folder does not exist" if e.errno == errno.ENOENT else os_error_reason(e)
 
 
 def temp_prefix(dest: Path, pid: int | None = None) -> str:

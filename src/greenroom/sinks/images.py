@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from greenroom.errors import OutputError
-from greenroom.sinks.atomic import atomic_path
+from greenroom.sinks.atomic import atomic_path, write_error_reason
 
 #: File ending -> (Pillow format, can store alpha).
 FORMATS: dict[str, tuple[str, bool]] = {
@@ -61,5 +61,5 @@ def write_image(path: str | Path, image: np.ndarray, quality: int = 95) -> Path:
     except PermissionError:
         raise OutputError(path, "permission denied (is the folder read-only?)") from None
     except OSError as exc:
-        raise OutputError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise OutputError(path, f"cannot write: {write_error_reason(exc)}") from None
     return path

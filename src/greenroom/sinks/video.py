@@ -65,9 +65,9 @@ import av.error
 import cv2
 import numpy as np
 
-from greenroom.errors import OutputError
+from greenroom.errors import OutputError, os_error_reason
 from greenroom.frames import I420, Frame, Sink
-from greenroom.sinks.atomic import AtomicFile, atomic_path, describe_os_error, remove_stale_temps
+from greenroom.sinks.atomic import AtomicFile, atomic_path, remove_stale_temps, write_error_reason
 from greenroom.sinks.audio import OpusTranscoder
 from greenroom.sources.video import AudioFeed, VideoInfo
 
@@ -542,7 +542,7 @@ class PngSequenceSink(Sink):
         try:
             folder.mkdir(exist_ok=True)
         except OSError as e:
-            raise OutputError(folder, f"cannot create folder: {describe_os_error(e)}") from e
+            raise OutputError(folder, f"cannot create folder: {write_error_reason(e)}") from e
         if not os.access(folder, os.W_OK | os.X_OK):
             raise OutputError(folder, "cannot write here: permission denied")
         remove_stale_temps(folder)
@@ -615,12 +615,12 @@ def _same_file(a: Path, b: Path) -> bool:
 def _folder_problem(path: Path, e: OSError) -> str:
     if isinstance(e, FileNotFoundError):
         return f"folder {str(path.parent)!r} does not exist"
-    return describe_os_error(e)
+    return write_error_reason(e)
 
 
 def _describe(e: BaseException) -> str:
     if isinstance(e, av.error.FFmpegError):
-        return (getattr(e, "strerror", None) or str(e)).strip().rstrip(".").lower()
+        return os_error_reason(e)  # FFmpeg's own words
     if isinstance(e, OSError) and e.errno is not None:
-        return describe_os_error(e)
+        return write_error_reason(e)
     return str(e)
