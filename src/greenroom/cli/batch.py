@@ -22,7 +22,7 @@ from greenroom.jobs import storage
 from greenroom.jobs.batch import plan_batch, run_tasks
 from greenroom.jobs.manifest import Record
 from greenroom.jobs.plan import Task
-from greenroom.jobs.settings import JobSettings
+from greenroom.jobs.settings import Encoding, JobSettings
 from greenroom.matte import MatteAdjust
 
 
@@ -101,9 +101,7 @@ def batch(
     output: str,
     chosen: EffectArgs,
     adjust: MatteAdjust,
-    crf: int | None,
-    preset: str,
-    temporal: bool,
+    encoding: Encoding,
     auto_frame: bool,
     fmt: str | None,
     quality: int,
@@ -129,8 +127,9 @@ def batch(
         # Downloads a catalogue model once, before the workers.
         load_model(chosen.model_request()).close()
     settings = job_settings(
-        chosen, adjust=adjust if adjust.active else None, crf=crf, preset=preset,
-        temporal=temporal, auto_frame=auto_frame, image_format=fmt, image_quality=quality,
+        chosen, adjust=adjust if adjust.active else None, crf=encoding.crf,
+        preset=encoding.preset, temporal=encoding.temporal, auto_frame=auto_frame,
+        image_format=fmt, image_quality=quality,
     )
     bar = FileBar(progress)
     tasks = plan_batch(inputs, output, settings)

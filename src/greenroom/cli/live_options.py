@@ -7,35 +7,13 @@ the command only checks them and passes them on.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
+from greenroom.cli.options import bundle
 from greenroom.jobs.live import LiveLimits, OutputRequest, SourceRequest
 from greenroom.pipeline.controls import HELP
-
-Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
-
-
-def bundle(into: str, build: Callable[..., Any], names: Sequence[str],
-           options: Sequence[Decorator]) -> Decorator:
-    """Add `options` to a command, which receives them as one `into=build(**those options)`."""
-
-    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(command)
-        def bundled(*args: Any, **kwargs: Any) -> Any:
-            kwargs[into] = build(**{name: kwargs.pop(name) for name in names})
-            return command(*args, **kwargs)
-
-        for option in reversed(options):
-            bundled = option(bundled)
-        return bundled
-
-    return decorate
-
 
 source_options = bundle("frames", SourceRequest, (
     "device", "source", "loop", "realtime", "width", "height", "fps", "mjpg", "on_demand",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import click
 from greenroom.cli.config import command_line_first
 from greenroom.compositing import DEFAULT_BLUR, Effect, EffectSpec
 from greenroom.errors import GreenroomError, InvalidEffect
+from greenroom.jobs.settings import Encoding
 from greenroom.pipeline.processor import Processor
 from greenroom.segmentation import (
     MODEL_NAMES,
@@ -281,21 +282,36 @@ EFFECT_CHOICE_OPTIONS = (
 )
 
 
-def encoding_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """--crf, --preset and --temporal: how a video result is encoded and steadied."""
-    decorators = [
-        click.option("--crf", type=click.IntRange(0, 63), default=None,
-                     help="Quality: lower is better and larger (default 20 for H.264, 32 for "
-                     "VP9)."),
-        click.option("--preset", default="veryfast", show_default=True,
-                     help="x264 speed preset (ultrafast ... veryslow)."),
-        click.option("--temporal/--no-temporal", default=True, show_default=True,
-                     help="Steady the mask over time: motion-aware smoothing plus a one-frame "
-                     "look-ahead that removes single-frame flips."),
-    ]
-    for decorator in reversed(decorators):
-        command = decorator(command)
-    return command
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def bundle(into: str, build: Callable[..., Any], names: Sequence[str],
+           options: Sequence[Decorator]) -> Decorator:
+    """Add `options` to a command, which receives them as one `into=build(**those options)`."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(command)
+        def bundled(*args: Any, **kwargs: Any) -> Any:
+            kwargs[into] = build(**{name: kwargs.pop(name) for name in names})
+            return command(*args, **kwargs)
+
+        for option in reversed(options):
+            bundled = option(bundled)
+        return bundled
+
+    return decorate
+
+
+#: --crf, --preset and --temporal: how a video result is encoded and steadied, as `encoding`.
+encoding_options = bundle("encoding", Encoding, ("crf", "preset", "temporal"), [
+    click.option("--crf", type=click.IntRange(0, 63), default=None,
+                 help="Quality: lower is better and larger (default 20 for H.264, 32 for VP9)."),
+    click.option("--preset", default="veryfast", show_default=True,
+                 help="x264 speed preset (ultrafast ... veryslow)."),
+    click.option("--temporal/--no-temporal", default=True, show_default=True,
+                 help="Steady the mask over time: motion-aware smoothing plus a one-frame "
+                 "look-ahead that removes single-frame flips."),
+])
 
 
 def framing_option(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -20,6 +20,7 @@ from greenroom.cli.options import (
 from greenroom.cli.progress import LateBar
 from greenroom.cli.signals import stop_on_signals
 from greenroom.jobs.convert import ConvertResult, convert_video
+from greenroom.jobs.settings import Encoding
 from greenroom.matte import MatteAdjust
 from greenroom.pipeline.stats import plural
 from greenroom.sinks.video import is_sequence_path, sequence_layout
@@ -48,9 +49,7 @@ def video(
     output: str,
     chosen: EffectArgs,
     adjust: MatteAdjust,
-    crf: int | None,
-    preset: str,
-    temporal: bool,
+    encoding: Encoding,
     auto_frame: bool,
     low_light: float | None,
     progress: bool,
@@ -74,14 +73,15 @@ def video(
     effect = chosen.effect()
     bar = LateBar(progress, "frame")
     enhancer = make_enhancer(low_light, chosen.models_dir)
-    processor = chosen.processor(effect, temporal=temporal, adjust=adjust,
+    processor = chosen.processor(effect, temporal=encoding.temporal, adjust=adjust,
                                  framing=auto_frame, enhancer=enhancer)
     with processor, stop_on_signals() as stop:
         try:
             # WebM holds only Opus/Vorbis audio; rather than refuse a transparent WebM of
             # an MP4 with AAC sound, re-encode the sound to Opus and say so (a warning).
-            result = convert_video(input_path, output, processor, crf=crf, preset=preset,
-                                   unsupported_audio="transcode", stop=stop, lookahead=temporal,
+            result = convert_video(input_path, output, processor, crf=encoding.crf,
+                                   preset=encoding.preset, unsupported_audio="transcode",
+                                   stop=stop, lookahead=encoding.temporal,
                                    on_start=lambda info: bar.start(info.frame_count),
                                    on_output=bar.advance)
         finally:

@@ -20,6 +20,15 @@ NOT_IN_FINGERPRINT = frozenset({"threads", "providers"})
 
 
 @dataclass(frozen=True)
+class Encoding:
+    """How a video result is encoded (x264/VP9 quality and speed) and steadied over time."""
+
+    crf: int | None = None  # None: the codec's default (20 for H.264, 32 for VP9)
+    preset: str = "veryfast"
+    temporal: bool = True  # smoothing across frames plus the one-frame look-ahead
+
+
+@dataclass(frozen=True)
 class JobSettings:
     """Effect, model and encoder settings for every file of a batch."""
 
