@@ -199,48 +199,53 @@ class Blur(BackgroundEffect):
         self.halo_free = halo_free
 
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        return self._blurred(frame, alpha, 0)
-
-    def _blurred(self, frame: np.ndarray, alpha: np.ndarray, alpha_halvings: int) -> np.ndarray:
-        """`frame` (RGB, or one plane) blurred; `alpha` is the matte at the frame's size
-        halved `alpha_halvings` times (the luma plane uses the chroma planes' matte)."""
         height, width = frame.shape[:2]
         sigma = self.strength * height / 720.0
         if sigma < 0.5:
             return frame
-        times = int(np.clip(np.floor(np.log2(max(sigma / self.MIN_SMALL_SIGMA, 1.0))), 0, 4))
-        small = halve(frame, times)
-        small_sigma = sigma / (1 << times)
-        # 3 sigma each side, as OpenCV picks for uint8; for float it would pick 4 (slower).
-        ksize = 2 * int(np.ceil(3 * small_sigma)) + 1
-        if not self.halo_free:
-            blurred = cv2.GaussianBlur(small, (ksize, ksize), small_sigma)
-        else:
-            # Deep inside the person no background is near and the ratio is 0/0; the small
-            # constant `eps` hands over smoothly to the unblurred pixels there, which the person
-            # covers anyway (alpha ~ 1), instead of dividing by ~0.
-            eps = np.float32(1e-2)
-            channels = 1 if frame.ndim == 2 else frame.shape[2]
-            if times >= alpha_halvings:
-                weight = cv2.subtract(1.0, halve(alpha, times - alpha_halvings))
-            else:
-                weight = cv2.subtract(1.0, cv2.resize(alpha, small.shape[1::-1]))
-            weight3 = weight if channels == 1 else cv2.merge([weight] * channels)
-            pixels = small.astype(np.float32)
-            numerator = cv2.GaussianBlur(cv2.multiply(pixels, weight3), (ksize, ksize), small_sigma)
-            denominator = cv2.GaussianBlur(weight, (ksize, ksize), small_sigma) + eps
-            numerator = cv2.scaleAdd(pixels, eps, numerator)
-            denominator3 = denominator if channels == 1 else cv2.merge([denominator] * channels)
-            blurred = cv2.convertScaleAbs(cv2.divide(numerator, denominator3))
+        times = self._halvings(sigma)
+        blurred = self._blur_small(halve(frame, times), halve(alpha, times), sigma / (1 << times))
         return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
 
+    def _halvings(self, sigma: float) -> int:
+        """How often to halve before blurring with `sigma` (in full-size pixels)."""
+        return int(np.clip(np.floor(np.log2(max(sigma / self.MIN_SMALL_SIGMA, 1.0))), 0, 4))
+
+    def _blur_small(self, small: np.ndarray, alpha: np.ndarray, sigma: float) -> np.ndarray:
+        """The reduced picture (any channels) blurred, with `alpha` at the same size."""
+        # 3 sigma each side, as OpenCV picks for uint8; for float it would pick 4 (slower).
+        ksize = (2 * int(np.ceil(3 * sigma)) + 1,) * 2
+        if not self.halo_free:
+            return cv2.GaussianBlur(small, ksize, sigma)
+        # Deep inside the person no background is near and the ratio is 0/0; the small
+        # constant `eps` hands over smoothly to the unblurred pixels there, which the person
+        # covers anyway (alpha ~ 1), instead of dividing by ~0.
+        eps = np.float32(1e-2)
+        channels = 1 if small.ndim == 2 else small.shape[2]
+        weight = cv2.subtract(1.0, alpha)
+        weight3 = weight if channels == 1 else cv2.merge([weight] * channels)
+        pixels = small.astype(np.float32)
+        numerator = cv2.GaussianBlur(cv2.multiply(pixels, weight3), ksize, sigma)
+        denominator = cv2.GaussianBlur(weight, ksize, sigma) + eps
+        numerator = cv2.scaleAdd(pixels, eps, numerator)
+        denominator3 = denominator if channels == 1 else cv2.merge([denominator] * channels)
+        return cv2.convertScaleAbs(cv2.divide(numerator, denominator3))
+
     def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
-        """Each plane blurred on its own: the strength follows each plane's height, so U and V
-        (half height) get half the sigma in their own pixels, the same blur on the picture.
-        All three take their weights from the half-size matte."""
+        """The three planes blurred together: reduced to one size (Y halved once more than U
+        and V, which are half size already), blurred as one three-channel image with the
+        weights of the half-size matte, and brought back to each plane's size. The strength
+        is the same on the picture as the RGB path's."""
+        sigma = self.strength * picture.height / 720.0
+        times = self._halvings(sigma)
+        if sigma < 0.5 or times == 0:
+            return picture
+        small = cv2.merge([halve(picture.y, times), halve(picture.u, times - 1),
+                           halve(picture.v, times - 1)])
+        blurred = self._blur_small(small, halve(matte.uv, times - 1), sigma / (1 << times))
         out = I420.blank(picture.width, picture.height)
-        for index, (plane, target) in enumerate(zip(picture.planes(), out.planes(), strict=True)):
-            target[...] = self._blurred(plane, matte.uv, 1 if index == 0 else 0)
+        for plane, target in zip(cv2.split(blurred), out.planes(), strict=True):
+            cv2.resize(plane, target.shape[::-1], dst=target, interpolation=cv2.INTER_LINEAR)
         return out
 
 
