@@ -56,6 +56,7 @@ class I420:
         self.height, self.width = height, width
         self.frame = frame  # the av.VideoFrame whose memory the planes are, if any
         self._half_rgb: np.ndarray | None = None
+        self._half_y: np.ndarray | None = None
 
     @classmethod
     def from_buffer(cls, data: np.ndarray) -> I420:
@@ -129,13 +130,18 @@ class I420:
         """The whole picture as HxWx3 RGB (a full conversion: for the paths that need it)."""
         return cv2.cvtColor(self.data, cv2.COLOR_YUV2RGB_I420)
 
+    def half_y(self) -> np.ndarray:
+        """The Y plane averaged over 2x2, the size of U and V; computed once per picture."""
+        if self._half_y is None:
+            self._half_y = cv2.resize(self.y, (self.width // 2, self.height // 2),
+                                      interpolation=cv2.INTER_AREA)
+        return self._half_y
+
     def half_rgb(self) -> np.ndarray:
         """The picture at half width and height as RGB: Y averaged over 2x2 with U and V as
         they are. What the model and the matte read; computed once per picture."""
         if self._half_rgb is None:
-            small_y = cv2.resize(self.y, (self.width // 2, self.height // 2),
-                                 interpolation=cv2.INTER_AREA)
-            yuv = cv2.merge([small_y, self.u, self.v])
+            yuv = cv2.merge([self.half_y(), self.u, self.v])
             self._half_rgb = cv2.transform(yuv, _YUV_TO_RGB)
         return self._half_rgb
 

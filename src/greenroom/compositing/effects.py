@@ -240,7 +240,7 @@ class Blur(BackgroundEffect):
         times = self._halvings(sigma)
         if sigma < 0.5 or times == 0:
             return picture
-        small = cv2.merge([halve(picture.y, times), halve(picture.u, times - 1),
+        small = cv2.merge([halve(picture.half_y(), times - 1), halve(picture.u, times - 1),
                            halve(picture.v, times - 1)])
         blurred = self._blur_small(small, halve(matte.uv, times - 1), sigma / (1 << times))
         out = I420.blank(picture.width, picture.height)
