@@ -29,6 +29,10 @@ _DIR = click.Path(file_okay=False, path_type=Path)
               help="Network input size, multiples of 32.")
 @click.option("--net-width", default=1.0, show_default=True, type=click.FloatRange(0.25, 4),
               help="Channel multiplier of the network.")
+@click.option("--net", default="portrait", show_default=True,
+              type=click.Choice(["portrait", "selfie-general", "selfie-landscape"]),
+              help="portrait: greenroom's small network from scratch; selfie-*: fine-tune the "
+                   "shipped MediaPipe model (its own input size; exports a .tflite).")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
 @click.option("--batch", default=8, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=3e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
@@ -54,7 +58,7 @@ _DIR = click.Path(file_okay=False, path_type=Path)
 @click.option("--name", help="Display name written into the sidecar TOML.")
 def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path, ...],
                   teacher: Path | None, every: int, exclude: Path | None, size: str,
-                  net_width: float,
+                  net_width: float, net: str,
                   epochs: int, batch: int, lr: float, steps_per_epoch: int | None,
                   val_fraction: float, patience: int, seed: int, init: Path | None,
                   resume: bool, no_loss: tuple[str, ...], no_augment: tuple[str, ...],
@@ -64,8 +68,9 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
 
     Each DATASET folder holds images/ and masks/ (0 = background, 255 = person); --unlabelled
     frames and videos are labelled by a --teacher (distillation). Writes checkpoints and curves
-    to --out, then model.onnx with its sidecar model.toml: use it with --model OUT/model.onnx and
-    score it with greenroom eval (OUT/held-out links the excluded pairs, for exactly that).
+    to --out, then model.onnx (model.tflite with --net selfie-*) with its sidecar model.toml:
+    use it with --model and score it with greenroom eval (OUT/held-out links the excluded pairs,
+    for exactly that).
     """
     require_extra("train", "greenroom train", ("torch",))
     from dataclasses import replace
@@ -80,6 +85,12 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
         width, height = (int(v) for v in size.lower().split("x"))
     except ValueError:
         raise click.BadParameter(f"{size!r}: want WxH, e.g. 256x256", param_hint="--size") from None
+    if net != "portrait":  # a pretrained graph has its own input size
+        from greenroom.segmentation.mediapipe_selfie import VARIANTS
+        from greenroom.training.selfie import SELFIE_NETS
+
+        variant = VARIANTS[SELFIE_NETS[net]]
+        width, height = variant.width, variant.height
     if not datasets and not unlabelled:
         raise click.UsageError("give at least one DATASET folder or --unlabelled source")
     if unlabelled and teacher is None:
@@ -89,7 +100,7 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
     names = data.read_name_list(exclude) if exclude else data.eg1800_holdout()
     config = TrainConfig(
         out=out, labelled=datasets, unlabelled=unlabelled, teacher=teacher, exclude=names,
-        width=width, height=height, net_width=net_width, epochs=epochs, batch=batch, lr=lr,
+        width=width, height=height, net_width=net_width, net=net, epochs=epochs, batch=batch, lr=lr,
         val_fraction=val_fraction, patience=patience, seed=seed, video_every=every,
         steps_per_epoch=steps_per_epoch, init=init, losses=losses,
         augment=Augment.without(no_augment), threads=threads, device=device,

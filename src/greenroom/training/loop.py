@@ -44,6 +44,7 @@ class TrainConfig:
     width: int = 256
     height: int = 256
     net_width: float = 1.0
+    net: str = "portrait"  # or a selfie model to fine-tune (`selfie.SELFIE_NETS`)
     epochs: int = 30
     batch: int = 8
     lr: float = 3e-3
@@ -146,15 +147,24 @@ def load_samples(config: TrainConfig, log: Callable[[str], None],
     return train, val
 
 
-def make_model(config: TrainConfig, device: torch.device) -> PortraitNet:
-    model = PortraitNet(config.net_width).to(device)
+def build_network(net: str, net_width: float) -> torch.nn.Module:
+    """The untrained (PortraitNet) or pretrained (a selfie model) network a run starts from."""
+    if net == "portrait":
+        return PortraitNet(net_width)
+    from greenroom.training.selfie import SelfieNet
+
+    return SelfieNet(net)
+
+
+def make_model(config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    model = build_network(config.net, config.net_width).to(device)
     if config.init is not None:
         state = torch.load(config.init, map_location=device, weights_only=False)
         model.load_state_dict(state.get("model", state))
     return model
 
 
-def evaluate(model: PortraitNet, samples: Sequence[datamod.Sample], config: TrainConfig,
+def evaluate(model: torch.nn.Module, samples: Sequence[datamod.Sample], config: TrainConfig,
              device: torch.device) -> tuple[float, float]:
     """(loss, IoU) on the plain views of `samples`; (nan, nan) when there are none."""
     if not samples:
@@ -188,7 +198,7 @@ def train(config: TrainConfig, resume: bool = False,
     Writes `last.pt` after every epoch, `best.pt` whenever validation IoU improves (or, with no
     validation split, training loss falls), `history.json` (the curves) and `config.json`.
     """
-    if config.width % 32 or config.height % 32:
+    if config.net == "portrait" and (config.width % 32 or config.height % 32):
         raise InputError(config.out, f"--size must be multiples of 32, got {config.width}x"
                                      f"{config.height}")
     config.out.mkdir(parents=True, exist_ok=True)
