@@ -24,7 +24,7 @@ from greenroom.training import data  # noqa: E402
 from greenroom.training.augment import Augment  # noqa: E402
 from greenroom.training.export import export_checkpoint  # noqa: E402
 from greenroom.training.loop import TrainConfig, train  # noqa: E402
-from greenroom.training.selfie import SelfieNet  # noqa: E402
+from greenroom.training.selfie import TEMPERATURE, SelfieNet  # noqa: E402
 from greenroom.training.tflite_graph import TfliteGraph, same_padding  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
 
@@ -111,19 +111,25 @@ def test_fine_tuning_lowers_the_loss_on_real_portraits_and_exports_a_tflite(tmp_
     trained.load_state_dict(torch.load(tmp_path / "run" / "best.pt", weights_only=False)["model"])
     image = data.read_rgb(pairs[0][1])
     tensor = cv2.resize(image, (256, 256), interpolation=cv2.INTER_LINEAR)
-    with torch.no_grad():
-        signed = torch.from_numpy(tensor.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1)
-        expected = torch.sigmoid(trained(signed[None]))[0, 0].numpy()
+    expected = torch_probability(trained.graph, tensor.astype(np.float32) / 255)
     segmenter = load_segmenter(str(model), 1)
     mask = segmenter.segment(image)
     assert mask.shape == (256, 256)
     assert np.abs(mask - expected).mean() < 0.01
 
 
-def test_a_selfie_checkpoint_config_round_trips(tmp_path):
+def test_the_selfie_net_trains_on_tempered_logits_of_signed_input(tmp_path, astronaut_rgb):
     """`net` is part of the run's config, so export and --init know which graph to build."""
     config = replace(TrainConfig(out=tmp_path), net="selfie-landscape")
     assert config.to_json()["net"] == "selfie-landscape"
+    net = SelfieNet("selfie-general")
+    tensor = unit_input(astronaut_rgb, net.input_size)
+    with torch.no_grad():
+        signed = torch.from_numpy(tensor.transpose(2, 0, 1) * 2 - 1)[None]
+        tempered = net(signed)
+        raw = net.graph(torch.from_numpy(tensor.transpose(2, 0, 1))[None])
+    assert torch.allclose(tempered * TEMPERATURE, raw, rtol=1e-4, atol=1e-3)
+    assert float(raw.abs().median()) > 20 > float(tempered.abs().median())
     assert SelfieNet("selfie-landscape").input_size == (256, 144)
     with pytest.raises(ValueError, match="unknown selfie network"):
         SelfieNet("selfie-portrait")

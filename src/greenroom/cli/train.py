@@ -53,6 +53,10 @@ _DIR = click.Path(file_okay=False, path_type=Path)
               help="Switch an augmentation off (ablation); repeatable.")
 @click.option("--distill-weight", default=0.5, show_default=True, type=click.FloatRange(0),
               help="Weight of teacher-labelled samples relative to hand-labelled ones.")
+@click.option("--keep-original", "keep", default=0.0, show_default=True,
+              type=click.FloatRange(0),
+              help="Weight of a loss that keeps the network close to its starting weights' "
+                   "output on every view (fine-tuning without forgetting).")
 @click.option("--threads", type=click.IntRange(1), help="CPU threads for PyTorch.")
 @click.option("--device", help="torch device (default: cuda when present, else cpu).")
 @click.option("--name", help="Display name written into the sidecar TOML.")
@@ -62,7 +66,7 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
                   epochs: int, batch: int, lr: float, steps_per_epoch: int | None,
                   val_fraction: float, patience: int, seed: int, init: Path | None,
                   resume: bool, no_loss: tuple[str, ...], no_augment: tuple[str, ...],
-                  distill_weight: float, threads: int | None, device: str | None,
+                  distill_weight: float, keep: float, threads: int | None, device: str | None,
                   name: str | None) -> int:
     """Train, fine-tune or distil greenroom's small segmentation network.
 
@@ -100,7 +104,8 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
     names = data.read_name_list(exclude) if exclude else data.eg1800_holdout()
     config = TrainConfig(
         out=out, labelled=datasets, unlabelled=unlabelled, teacher=teacher, exclude=names,
-        width=width, height=height, net_width=net_width, net=net, epochs=epochs, batch=batch, lr=lr,
+        width=width, height=height, net_width=net_width, net=net, keep=keep, epochs=epochs,
+        batch=batch, lr=lr,
         val_fraction=val_fraction, patience=patience, seed=seed, video_every=every,
         steps_per_epoch=steps_per_epoch, init=init, losses=losses,
         augment=Augment.without(no_augment), threads=threads, device=device,
