@@ -23,7 +23,7 @@ from greenroom.segmentation.mediapipe_selfie import VARIANTS, builtin_model_path
 from greenroom.training import data  # noqa: E402
 from greenroom.training.augment import Augment  # noqa: E402
 from greenroom.training.export import export_checkpoint  # noqa: E402
-from greenroom.training.loop import TrainConfig, train  # noqa: E402
+from greenroom.training.loop import TrainConfig, frozen_copy, keep_loss, train  # noqa: E402
 from greenroom.training.selfie import TEMPERATURE, SelfieNet  # noqa: E402
 from greenroom.training.tflite_graph import TfliteGraph, same_padding  # noqa: E402
 from tests.conftest import shared_path  # noqa: E402
@@ -133,3 +133,18 @@ def test_the_selfie_net_trains_on_tempered_logits_of_signed_input(tmp_path, astr
     assert SelfieNet("selfie-landscape").input_size == (256, 144)
     with pytest.raises(ValueError, match="unknown selfie network"):
         SelfieNet("selfie-portrait")
+
+
+def test_the_keep_loss_is_lowest_where_the_network_began(astronaut_rgb):
+    """Learning without forgetting: the starting network scores best against itself."""
+    net = SelfieNet("selfie-general")
+    reference = frozen_copy(net)
+    tensor = unit_input(astronaut_rgb, net.input_size)
+    images = torch.from_numpy(tensor.transpose(2, 0, 1) * 2 - 1)[None]
+    with torch.no_grad():
+        same = net(images)
+        at_start = float(keep_loss(same, reference, images))
+        moved = float(keep_loss(same + 2.0, reference, images))
+        flipped = float(keep_loss(-same, reference, images))
+    assert at_start < moved < flipped
+    assert all(not p.requires_grad for p in reference.parameters())
