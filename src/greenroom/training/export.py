@@ -18,16 +18,17 @@ from greenroom.training.network import PortraitNet
 OPSET = 17
 
 
-def sidecar_text(name: str, width: int, height: int) -> str:
-    """The TOML that describes an exported model to `--model PATH`."""
+def sidecar_text(name: str, width: int, height: int, layout: str = "nchw",
+                 normalize: str = NORMALIZE, output: str = "sigmoid") -> str:
+    """The TOML that describes an exported model to `--model PATH` (defaults: PortraitNet's)."""
     return (
         f'name = "{name}"\n'
         f"width = {width}\n"
         f"height = {height}\n"
-        'layout = "nchw"\n'
+        f'layout = "{layout}"\n'
         'channels = "rgb"\n'
-        f'normalize = "{NORMALIZE}"\n'
-        'output = "sigmoid"\n'
+        f'normalize = "{normalize}"\n'
+        f'output = "{output}"\n'
     )
 
 

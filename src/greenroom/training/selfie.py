@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from greenroom.segmentation.mediapipe_selfie import VARIANTS, builtin_model_path
+from greenroom.training.export import sidecar_text
 from greenroom.training.tflite_graph import TfliteGraph
 
 #: Divides the graph's logits in training (see the module docstring).
@@ -56,22 +57,11 @@ class SelfieNet(nn.Module):
         return self.graph((x + 1) * 0.5) / TEMPERATURE
 
 
-def sidecar_text(name: str, width: int, height: int) -> str:
-    """The TOML that tells `--model PATH` how to feed the written .tflite."""
-    return (
-        f'name = "{name}"\n'
-        f"width = {width}\n"
-        f"height = {height}\n"
-        'layout = "nhwc"\n'
-        'channels = "rgb"\n'
-        'normalize = "unit"\n'
-        'output = "probability"\n'
-    )
-
-
 def export_tflite(model: SelfieNet, path: Path, name: str | None = None) -> Path:
     """Write `path` (.tflite, the trained float16 weights in the original graph) and its TOML."""
     path = model.graph.write_tflite(Path(path))
     width, height = model.input_size
-    path.with_suffix(".toml").write_text(sidecar_text(name or path.stem, width, height))
+    # The graph takes NHWC RGB in [0, 1] and ends in its own LOGISTIC: a probability.
+    path.with_suffix(".toml").write_text(sidecar_text(
+        name or path.stem, width, height, layout="nhwc", normalize="unit", output="probability"))
     return path
