@@ -39,6 +39,10 @@ def _width_height(ctx: click.Context, param: click.Parameter, value: str) -> tup
               callback=_width_height, help="Network input size, multiples of 32.")
 @click.option("--net-width", default=1.0, show_default=True, type=click.FloatRange(0.25, 4),
               help="Channel multiplier of the network.")
+@click.option("--net", default="portrait", show_default=True,
+              type=click.Choice(["portrait", "selfie-general", "selfie-landscape"]),
+              help="portrait: greenroom's small network from scratch; selfie-*: fine-tune the "
+                   "shipped MediaPipe model (its own input size; exports a .tflite).")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
 @click.option("--batch", default=8, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=3e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
@@ -59,24 +63,28 @@ def _width_height(ctx: click.Context, param: click.Parameter, value: str) -> tup
               help="Switch an augmentation off (ablation); repeatable.")
 @click.option("--distill-weight", default=0.5, show_default=True, type=click.FloatRange(0),
               help="Weight of teacher-labelled samples relative to hand-labelled ones.")
+@click.option("--keep-original", "keep", default=0.0, show_default=True,
+              type=click.FloatRange(0),
+              help="Weight of a loss that keeps the network close to its starting weights' "
+                   "output on every view (fine-tuning without forgetting).")
 @click.option("--threads", type=click.IntRange(1), help="CPU threads for PyTorch.")
 @click.option("--device", help="torch device (default: cuda when present, else cpu).")
 @click.option("--name", help="Display name written into the sidecar TOML.")
 def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path, ...],
                   teacher: Path | None, every: int, exclude: Path | None,
-                  size: tuple[int, int],
-                  net_width: float,
+                  size: tuple[int, int], net_width: float, net: str,
                   epochs: int, batch: int, lr: float, steps_per_epoch: int | None,
                   val_fraction: float, patience: int, seed: int, init: Path | None,
                   resume: bool, no_loss: tuple[str, ...], no_augment: tuple[str, ...],
-                  distill_weight: float, threads: int | None, device: str | None,
+                  distill_weight: float, keep: float, threads: int | None, device: str | None,
                   name: str | None) -> int:
     """Train, fine-tune or distil greenroom's small segmentation network.
 
     Each DATASET folder holds images/ and masks/ (0 = background, 255 = person); --unlabelled
     frames and videos are labelled by a --teacher (distillation). Writes checkpoints and curves
-    to --out, then model.onnx with its sidecar model.toml: use it with --model OUT/model.onnx and
-    score it with greenroom eval (OUT/held-out links the excluded pairs, for exactly that).
+    to --out, then model.onnx (model.tflite with --net selfie-*) with its sidecar model.toml:
+    use it with --model and score it with greenroom eval (OUT/held-out links the excluded pairs,
+    for exactly that).
     """
     require_extra("train", "greenroom train", ("torch",))
     from dataclasses import replace
@@ -86,7 +94,7 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
     from greenroom.training.loop import TrainConfig, train
     from greenroom.training.losses import LossWeights
 
-    width, height = size
+    width, height = input_size(net, size)
     if not datasets and not unlabelled:
         raise click.UsageError("give at least one DATASET folder or --unlabelled source")
     if unlabelled and teacher is None:
@@ -96,7 +104,8 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
     names = data.read_name_list(exclude) if exclude else data.eg1800_holdout()
     config = TrainConfig(
         out=out, labelled=datasets, unlabelled=unlabelled, teacher=teacher, exclude=names,
-        width=width, height=height, net_width=net_width, epochs=epochs, batch=batch, lr=lr,
+        width=width, height=height, net_width=net_width, net=net, keep=keep, epochs=epochs,
+        batch=batch, lr=lr,
         val_fraction=val_fraction, patience=patience, seed=seed, video_every=every,
         steps_per_epoch=steps_per_epoch, init=init, losses=losses,
         augment=Augment.without(no_augment), threads=threads, device=device,
@@ -110,6 +119,17 @@ def train_command(datasets: tuple[Path, ...], out: Path, unlabelled: tuple[Path,
         click.echo(f"{held} held-out pairs in {out / 'held-out'}: "
                    f"greenroom eval {out / 'held-out'} --model {model} --stage raw")
     return 0
+
+
+def input_size(net: str, size: tuple[int, int]) -> tuple[int, int]:
+    """(width, height) the network takes: --size for greenroom's own, a pretrained graph's own."""
+    if net == "portrait":
+        return size
+    from greenroom.segmentation.mediapipe_selfie import VARIANTS
+    from greenroom.training.selfie import SELFIE_NETS
+
+    variant = VARIANTS[SELFIE_NETS[net]]
+    return variant.width, variant.height
 
 
 def publish(

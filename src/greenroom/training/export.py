@@ -18,16 +18,17 @@ from greenroom.training.network import PortraitNet
 OPSET = 17
 
 
-def sidecar_text(name: str, width: int, height: int) -> str:
-    """The TOML that describes an exported model to `--model PATH`."""
+def sidecar_text(name: str, width: int, height: int, layout: str = "nchw",
+                 normalize: str = NORMALIZE, output: str = "sigmoid") -> str:
+    """The TOML that describes an exported model to `--model PATH` (defaults: PortraitNet's)."""
     return (
         f'name = "{name}"\n'
         f"width = {width}\n"
         f"height = {height}\n"
-        'layout = "nchw"\n'
+        f'layout = "{layout}"\n'
         'channels = "rgb"\n'
-        f'normalize = "{NORMALIZE}"\n'
-        'output = "sigmoid"\n'
+        f'normalize = "{normalize}"\n'
+        f'output = "{output}"\n'
     )
 
 
@@ -50,9 +51,20 @@ def export_onnx(model: PortraitNet, path: Path, width: int, height: int,
 
 
 def export_checkpoint(checkpoint: Path, path: Path, name: str | None = None) -> Path:
-    """Export a `best.pt`/`last.pt` of `greenroom train` (its config gives the network size)."""
+    """Export a `best.pt`/`last.pt` of `greenroom train` (its config gives the network).
+
+    A PortraitNet becomes `path` (ONNX); a fine-tuned selfie model becomes `path` with the
+    suffix .tflite, its own graph with the trained weights (returned either way).
+    """
+    from greenroom.training.loop import build_network
+
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     config = state["config"]
-    model = PortraitNet(config["net_width"])
+    net = config.get("net", "portrait")  # checkpoints older than --net are PortraitNets
+    model = build_network(net, config["net_width"])
     model.load_state_dict(state["model"])
+    if net != "portrait":
+        from greenroom.training.selfie import export_tflite
+
+        return export_tflite(model, Path(path).with_suffix(".tflite"), name)
     return export_onnx(model, path, config["width"], config["height"], name)

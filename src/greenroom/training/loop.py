@@ -44,6 +44,8 @@ class TrainConfig:
     width: int = 256
     height: int = 256
     net_width: float = 1.0
+    net: str = "portrait"  # or a selfie model to fine-tune (`selfie.SELFIE_NETS`)
+    keep: float = 0.0  # weight of agreeing with the network's starting weights (`keep_loss`)
     epochs: int = 30
     batch: int = 8
     lr: float = 3e-3
@@ -146,15 +148,47 @@ def load_samples(config: TrainConfig, log: Callable[[str], None],
     return train, val
 
 
-def make_model(config: TrainConfig, device: torch.device) -> PortraitNet:
-    model = PortraitNet(config.net_width).to(device)
+def build_network(net: str, net_width: float) -> torch.nn.Module:
+    """The untrained (PortraitNet) or pretrained (a selfie model) network a run starts from."""
+    if net == "portrait":
+        return PortraitNet(net_width)
+    from greenroom.training.selfie import SelfieNet
+
+    return SelfieNet(net)
+
+
+def make_model(config: TrainConfig, device: torch.device) -> torch.nn.Module:
+    model = build_network(config.net, config.net_width).to(device)
     if config.init is not None:
         state = torch.load(config.init, map_location=device, weights_only=False)
         model.load_state_dict(state.get("model", state))
     return model
 
 
-def evaluate(model: PortraitNet, samples: Sequence[datamod.Sample], config: TrainConfig,
+def frozen_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """The network as it starts, fixed: the reference `keep_loss` holds the training to."""
+    import copy
+
+    reference = copy.deepcopy(model).eval()
+    for param in reference.parameters():
+        param.requires_grad_(False)
+    return reference
+
+
+def keep_loss(logits: torch.Tensor, reference: torch.nn.Module,
+              images: torch.Tensor) -> torch.Tensor:
+    """BCE against the starting network's own soft output on the same view.
+
+    Learning without forgetting (Li and Hoiem, 2016): fine-tuning a pretrained model on one
+    kind of picture (EG1800's head-and-shoulder portraits) must not undo what it does well on
+    others (full-body video), so every view also asks the network to agree with where it began.
+    """
+    with torch.no_grad():
+        target = torch.sigmoid(reference(images))
+    return torch.nn.functional.binary_cross_entropy_with_logits(logits, target)
+
+
+def evaluate(model: torch.nn.Module, samples: Sequence[datamod.Sample], config: TrainConfig,
              device: torch.device) -> tuple[float, float]:
     """(loss, IoU) on the plain views of `samples`; (nan, nan) when there are none."""
     if not samples:
@@ -188,7 +222,7 @@ def train(config: TrainConfig, resume: bool = False,
     Writes `last.pt` after every epoch, `best.pt` whenever validation IoU improves (or, with no
     validation split, training loss falls), `history.json` (the curves) and `config.json`.
     """
-    if config.width % 32 or config.height % 32:
+    if config.net == "portrait" and (config.width % 32 or config.height % 32):
         raise InputError(config.out, f"--size must be multiples of 32, got {config.width}x"
                                      f"{config.height}")
     config.out.mkdir(parents=True, exist_ok=True)
@@ -198,6 +232,7 @@ def train(config: TrainConfig, resume: bool = False,
     torch.manual_seed(config.seed)
     train_set, val_set = load_samples(config, log)
     model = make_model(config, device)
+    reference = frozen_copy(model) if config.keep > 0 else None
     steps = config.steps_per_epoch or max(1, len(train_set) // config.batch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
@@ -243,6 +278,8 @@ def train(config: TrainConfig, resume: bool = False,
             images, masks, flags = images.to(device), masks.to(device), flags.to(device)
             logits = model(images)
             loss, _ = segmentation_loss(logits, masks, flags, config.losses)
+            if reference is not None:
+                loss = loss + config.keep * keep_loss(logits, reference, images)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -1,0 +1,45 @@
+"""The shipped fine-tuned model (weights/greenroom_selfie.tflite) against today's default.
+
+It is the selfie graph with fine-tuned weights, so it must load like any .tflite (no sidecar
+needed: RGB in [0, 1], one probability channel) and, on EG1800 portraits training never saw
+(the held-out tenth), segment them better than the default does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from greenroom.evaluation.metrics import person_iou
+from greenroom.segmentation import load_segmenter
+from greenroom.segmentation.base import mask_to_frame
+from greenroom.segmentation.mediapipe_selfie import builtin_model_path
+from greenroom.training import data
+from tests.conftest import shared_path
+
+FILE = "greenroom_selfie.tflite"
+
+
+def test_the_notice_names_the_shipped_file_and_its_hash():
+    path = builtin_model_path(FILE)
+    notice = (path.parent / "NOTICE-greenroom-selfie").read_text()
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in notice
+    assert f"{path.stat().st_size} bytes" in notice
+
+
+def test_it_beats_the_default_on_held_out_portraits():
+    root = shared_path("data", "eg1800-dev")
+    held = set(data.eg1800_holdout())
+    pairs = [p for p in data.labelled_pairs(root) if p[0] in held][::4]  # 34 of the 134
+    tuned = load_segmenter(str(builtin_model_path(FILE)), 1)
+    default = load_segmenter("selfie-general", 1)
+    scores: dict[str, list[float]] = {"tuned": [], "default": []}
+    for _, image_path, mask_path in pairs:
+        image, truth = data.read_rgb(image_path), data.read_mask(mask_path)
+        for key, segmenter in (("tuned", tuned), ("default", default)):
+            mask = mask_to_frame(segmenter.segment(image), image.shape[1::-1])
+            scores[key].append(person_iou(mask, truth))
+    tuned_iou, default_iou = np.mean(scores["tuned"]), np.mean(scores["default"])
+    assert tuned_iou > default_iou + 0.005, (tuned_iou, default_iou)
+    assert tuned_iou > 0.96
