@@ -68,10 +68,10 @@ def test_spec_tables_become_the_specs_the_backends_run():
 
 def test_the_mediapipe_variants_come_from_the_catalogue():
     builtin = {n: i for n, i in registry.MODELS.items() if i.builtin}
-    assert {f"selfie-{v}" for v in VARIANTS} == set(builtin) == {"selfie-general",
-                                                                 "selfie-landscape"}
+    assert {v.model for v in VARIANTS.values()} == set(builtin) == {
+        "selfie-general", "selfie-landscape", "greenroom-selfie"}
     for variant in VARIANTS.values():
-        info = builtin[f"selfie-{variant.name}"]
+        info = builtin[variant.model]
         assert variant.filename == info.filename
         assert (variant.width, variant.height) == info.input_size
     assert (VARIANTS["landscape"].width, VARIANTS["landscape"].height) == (256, 144)

@@ -157,7 +157,8 @@ def test_page_offers_only_models_that_need_no_download(tmp_path) -> None:
         async with serving(models_dir=tmp_path) as (base, server), aiohttp.ClientSession() as http:
             async with http.get(base + "/api/config") as response:
                 config = await response.json()
-            assert config["models"] == ["auto", "selfie-general", "selfie-landscape"]
+            assert config["models"] == ["auto", "selfie-general", "selfie-landscape",
+                                        "greenroom-selfie"]
             offer = {"sdp": "v=0\r\n", "type": "offer", "model": "meet-lite"}
             async with http.post(base + "/api/offer", json=offer) as response:
                 assert response.status == 400

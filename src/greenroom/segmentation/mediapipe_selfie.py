@@ -26,18 +26,22 @@ from greenroom.segmentation.store import builtin_model_path
 
 @dataclass(frozen=True)
 class SelfieVariant:
-    """One of MediaPipe's two selfie models: its file in `weights/` and its input size."""
+    """A built-in model with MediaPipe's selfie graph (its two, and greenroom's fine-tuned one):
+    its file in `weights/`, its input size and its catalogue name."""
 
     name: str
     filename: str
     height: int
     width: int
+    model: str
 
 
-#: The built-in models of the catalogue (`selfie-general`, `selfie-landscape`) by variant name.
+#: The built-in models of the catalogue (`selfie-general`, `selfie-landscape`,
+#: `greenroom-selfie`) by variant name (the catalogue name without "selfie-").
 VARIANTS: dict[str, SelfieVariant] = {
     info.name.removeprefix("selfie-"): SelfieVariant(
-        info.name.removeprefix("selfie-"), info.filename, info.input_size[1], info.input_size[0]
+        info.name.removeprefix("selfie-"), info.filename, info.input_size[1], info.input_size[0],
+        info.name,
     )
     for info in MODELS.values()
     if info.builtin and info.input_size is not None
@@ -87,7 +91,7 @@ class MediaPipeSelfieSegmenter(Segmenter):
         from ai_edge_litert.interpreter import Interpreter
 
         self.variant = VARIANTS[variant]
-        self.name = f"selfie-{variant}"
+        self.name = self.variant.model
         self.path = builtin_model_path(self.variant.filename)
         with quiet_native_info():
             self._interpreter = Interpreter(
