@@ -667,7 +667,7 @@ def file_table(args: argparse.Namespace, results: dict[str, dict[str, Run]]) -> 
     for stage, label in (
         ("segment", "segment (model)"),
         ("composite", "composite (matte + blur + blend)"),
-        ("output", "output (RGB -> YUV, x264, mux)"),
+        ("output", "output (encode, mux)"),
     ):
         cells = " | ".join(
             f"{results[s]['greenroom'].stages.get(stage, 0.0):.1f} | "
@@ -1038,13 +1038,21 @@ generated with PyAV at the start of the run. Processors, as `greenroom video --b
 {table}
 ## What each row is
 
-**File** (one full pass over the clip each, timed from opening the input to the finished output;
-the models are loaded before timing). *CPU ms/frame* is `time.process_time()` of the whole
-process per frame, so it counts every thread: decoder, model, OpenCV, x264.
+**File** (one full pass over the clip each). *CPU ms/frame* counts every thread: decoder,
+model, OpenCV, x264.
 
+- *`greenroom video IN -o OUT`*: the command exactly as a user runs it, in a process of its
+  own, timed from start to exit (interpreter start, imports, model and codec set-up included);
+  CPU is the child's user + system time from the kernel. The row issue 11's targets are about.
+- *floor, a whole process*: decode + encode alone in a process of its own (`bench_video.py
+  --child floor`: `convert_video` with a processor that does nothing, frames passed straight
+  through in yuv420p), timed the same way: what the codec alone costs.
 - *greenroom `convert_video`*: `greenroom.jobs.convert.convert_video` with the processor the
   CLI builds for `--blur`, x264 preset veryfast, default crf, audio remuxed: what
-  `greenroom video IN -o OUT --blur` does, without the progress bar.
+  `greenroom video IN -o OUT --blur` does, without the progress bar, in this process (models
+  loaded before timing). Frames stay in yuv420p from decoder to encoder (`frames.I420`).
+- *the same through RGB*: `convert_video(..., planar=False)`: every frame converted to RGB
+  after decoding and back before encoding, composited in RGB: the path before issue 11.
 - *floor*: `convert_video` with a processor that does nothing, i.e. VideoFileSource ->
   VideoFileSink with the same encoder settings and audio, in the same threads (decode in one,
   encode in another). No effect can be faster than this. A plain sequential loop is slower,
