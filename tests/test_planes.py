@@ -178,3 +178,19 @@ def test_a_planar_virtual_camera_takes_planes_and_converts_the_rest(astronaut_rg
     np.testing.assert_array_equal(camera.sent[0], picture.data)  # as it is, unconverted
     assert camera.pictures()[1].max() <= 1  # the black matte arrived black
     sink.close()
+
+
+def test_a_faint_blur_is_blurred_in_planes_too(dancer):
+    """A blur below the strength the reduced-size path takes (sigma < 5 px at 720p) blurs each
+    plane at its own size, like the RGB path, rather than leaving the picture as it was."""
+    rgb_path = Processor(Blur(3), model="auto")
+    planes_path = Processor(Blur(3), model="auto")
+    decoded = dancer[0]
+    rgb = decoded.to_ndarray(format="rgb24")
+    expected = cv2.cvtColor(rgb_path.composite(rgb, rgb_path.segment(rgb)),
+                            cv2.COLOR_RGB2YUV_I420).astype(np.int16)
+    picture = I420.from_video_frame(decoded)
+    result = planes_path.composite(picture, planes_path.segment(picture)).data.astype(np.int16)
+    errors = np.abs(result - expected).astype(np.float64)
+    assert errors.mean() <= 1.0 and 10 * np.log10(255**2 / (errors**2).mean()) >= 40.0
+    assert np.abs(result - picture.data).mean() > 0.5  # blurred, not passed through

@@ -235,15 +235,21 @@ class Blur(BackgroundEffect):
         """The three planes blurred together: reduced to one size (Y halved once more than U
         and V, which are half size already), blurred as one three-channel image with the
         weights of the half-size matte, and brought back to each plane's size. The strength
-        is the same on the picture as the RGB path's."""
+        is the same on the picture as the RGB path's. A blur too faint to be taken at reduced
+        size is taken on each plane at its own size, as the RGB path does."""
         sigma = self.strength * picture.height / 720.0
         times = self._halvings(sigma)
-        if sigma < 0.5 or times == 0:
+        if sigma < 0.5:
             return picture
+        out = I420.blank(picture.width, picture.height)
+        if times == 0:
+            for plane, target, alpha in zip(picture.planes(), out.planes(),
+                                            (matte.y, matte.uv, matte.uv), strict=True):
+                target[...] = self.background(plane, alpha)
+            return out
         small = cv2.merge([halve(picture.half_y(), times - 1), halve(picture.u, times - 1),
                            halve(picture.v, times - 1)])
         blurred = self._blur_small(small, halve(matte.uv, times - 1), sigma / (1 << times))
-        out = I420.blank(picture.width, picture.height)
         for plane, target in zip(cv2.split(blurred), out.planes(), strict=True):
             cv2.resize(plane, target.shape[::-1], dst=target, interpolation=cv2.INTER_LINEAR)
         return out
