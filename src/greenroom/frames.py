@@ -74,6 +74,12 @@ class I420:
         half = (height // 2, width // 2)
         return cls(data[:height], u.reshape(half), v.reshape(half))
 
+    @staticmethod
+    def readable(frame: av.VideoFrame) -> bool:
+        """Whether a decoded frame can be taken as it is: 8-bit, limited-range yuv420p with even
+        sizes (full-range yuvj420p, 10-bit, 4:2:2 and alpha formats cannot)."""
+        return frame.format.name == "yuv420p" and not (frame.width | frame.height) & 1
+
     @classmethod
     def from_video_frame(cls, frame: av.VideoFrame) -> I420:
         """Views into a yuv420p `av.VideoFrame`'s planes, which it keeps alive. Treat them as

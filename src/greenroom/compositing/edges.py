@@ -25,11 +25,11 @@ def _upscale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
-def _channels(image: np.ndarray) -> int:
+def channels_of(image: np.ndarray) -> int:
     return 1 if image.ndim == 2 else image.shape[2]
 
 
-def _spread(weight: np.ndarray, channels: int) -> np.ndarray:
+def spread(weight: np.ndarray, channels: int) -> np.ndarray:
     """A one-channel weight repeated for each channel of the pixels it weighs."""
     return weight if channels == 1 else cv2.merge([weight] * channels)
 
@@ -45,9 +45,9 @@ class _WeightedBlur:
     def __init__(self, weight: np.ndarray, sigma: float, channels: int = 3) -> None:
         self.ksize = (2 * int(np.ceil(3 * sigma)) + 1,) * 2
         self.sigma = sigma
-        self.weight3 = _spread(weight, channels)
+        self.weight3 = spread(weight, channels)
         denominator = cv2.GaussianBlur(weight, self.ksize, sigma) + np.float32(1e-3)
-        self.denominator3 = _spread(denominator, channels)
+        self.denominator3 = spread(denominator, channels)
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
         numerator = cv2.GaussianBlur(cv2.multiply(pixels, self.weight3), self.ksize, self.sigma)
@@ -84,7 +84,7 @@ def clean_edge_colors(
     sigma = max(1.0, small.shape[0] / 120)
     # A few blur-fusion rounds at low resolution, each re-blurring the previous estimates, pull
     # the foreground and background colours apart (one round leaves them partly mixed).
-    channels = _channels(frame)
+    channels = channels_of(frame)
     person = _WeightedBlur(small_alpha, sigma, channels)
     rest = _WeightedBlur(cv2.subtract(1.0, small_alpha), sigma, channels)
     a3, b3 = person.weight3, rest.weight3

@@ -221,14 +221,14 @@ class Blur(BackgroundEffect):
         # constant `eps` hands over smoothly to the unblurred pixels there, which the person
         # covers anyway (alpha ~ 1), instead of dividing by ~0.
         eps = np.float32(1e-2)
-        channels = 1 if small.ndim == 2 else small.shape[2]
+        channels = edges.channels_of(small)
         weight = cv2.subtract(1.0, alpha)
-        weight3 = weight if channels == 1 else cv2.merge([weight] * channels)
         pixels = small.astype(np.float32)
-        numerator = cv2.GaussianBlur(cv2.multiply(pixels, weight3), ksize, sigma)
+        numerator = cv2.GaussianBlur(cv2.multiply(pixels, edges.spread(weight, channels)), ksize,
+                                     sigma)
         denominator = cv2.GaussianBlur(weight, ksize, sigma) + eps
         numerator = cv2.scaleAdd(pixels, eps, numerator)
-        denominator3 = denominator if channels == 1 else cv2.merge([denominator] * channels)
+        denominator3 = edges.spread(denominator, channels)
         return cv2.convertScaleAbs(cv2.divide(numerator, denominator3))
 
     def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:

@@ -120,9 +120,9 @@ class Processor:
         """The soft mask at model resolution, smoothed over time if asked (the model-bound half).
 
         With `skip_still`, a still frame returns the previous mask without running the model. A
-        yuv420p frame is read at half size (`I420.half_rgb`): the model's input is smaller still.
+        yuv420p frame is read through `_analysis` (at half size from 720p up), and what changed
+        between frames through its luma plane.
         """
-        # What changed between frames is read from the luma plane of a yuv420p frame as it is.
         signal = frame.y if isinstance(frame, I420) else frame
         if isinstance(frame, I420):
             frame = self._analysis(frame)

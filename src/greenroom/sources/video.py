@@ -495,12 +495,11 @@ class VideoFileSource:
         self._last_pts = pts
         alpha = None
         image: np.ndarray | I420
-        even = not (frame.width | frame.height) & 1
         if self._alpha and frame.format.name.startswith("yuva"):
             rgba = frame.to_ndarray(format="rgba")
             image = np.ascontiguousarray(rgba[..., :3])
             alpha = np.ascontiguousarray(rgba[..., 3])
-        elif self.planar and frame.format.name == "yuv420p" and even:
+        elif self.planar and I420.readable(frame):
             image = I420.from_video_frame(frame)
         else:
             image = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))

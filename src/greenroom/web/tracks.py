@@ -166,12 +166,13 @@ class ProcessedTrack(MediaStreamTrack):
         processor = self._processor
         processor.effect = self.effect
         width, height = fit(frame.width, frame.height, self.max_size)
-        if (width, height) == (frame.width, frame.height) and self._planar(frame, processor):
+        unscaled = (width, height) == (frame.width, frame.height)
+        if unscaled and I420.readable(frame) and processor.takes_planes:
             # The browser's yuv420p as it is, composited in its planes and sent back so.
             picture = I420.from_video_frame(frame)
             result = processor.composite(picture, processor.segment(picture))
             return to_video_frame(result), time.perf_counter() - started
-        if (width, height) == (frame.width, frame.height):
+        if unscaled:
             rgb = frame.to_ndarray(format="rgb24")
         else:
             rgb = frame.to_ndarray(
@@ -179,12 +180,6 @@ class ProcessedTrack(MediaStreamTrack):
             )
         out = to_video_frame(processor.process(rgb))
         return out, time.perf_counter() - started
-
-    @staticmethod
-    def _planar(frame: VideoFrame, processor: Processor) -> bool:
-        """Whether this frame can stay in its yuv420p planes through the processor."""
-        even = not (frame.width | frame.height) & 1
-        return frame.format.name == "yuv420p" and even and processor.takes_planes
 
     async def recv(self) -> VideoFrame:
         while True:
