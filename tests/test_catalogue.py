@@ -260,3 +260,16 @@ def test_a_config_file_sets_the_model_options(capsys, tmp_path, requests_seen):
     status, _, err = run(capsys, "image", photo, "-o", tmp_path / "o.png", "--config", config)
     assert status == 0, err
     assert requests_seen == [ModelRequest("auto", None, str(tmp_path / "m"), ("cpu",))]
+
+
+def test_fast_models_default_to_one_inference_thread(monkeypatch):
+    """A fast model gets one thread (a second costs CPU for little time), the others two."""
+    from greenroom.segmentation import base
+
+    monkeypatch.setattr(base.os, "cpu_count", lambda: 8)
+    assert base.default_threads("fast") == 1
+    assert base.default_threads("slow") == base.default_threads() == 2
+    monkeypatch.setattr(base.os, "cpu_count", lambda: 1)
+    assert base.default_threads("medium") == 1
+    speeds = {info.speed for info in registry.MODELS.values()}
+    assert "fast" in speeds and speeds <= {"fast", "medium", "slow"}

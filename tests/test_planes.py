@@ -71,6 +71,20 @@ def test_i420_planes_are_views_and_convert_like_opencv(astronaut_rgb):
         I420.from_buffer(np.zeros((7, 8), np.uint8))
 
 
+def test_reduced_luma_is_computed_once_and_sized_for_the_motion_checks(astronaut_rgb):
+    picture = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720)))
+    quarter = picture.luma(2)
+    assert quarter.shape == (180, 320)
+    assert np.array_equal(quarter, halve(picture.y, 2))
+    assert picture.luma(2) is quarter and picture.luma(1) is picture.half_y()  # cached
+    assert picture.luma(0) is picture.y
+    # the smallest halving still at least 256 wide: 320 of 1280, 480 of 1920, the plane if small
+    assert picture.motion_luma().shape == (180, 320)
+    assert I420.from_rgb(cv2.resize(astronaut_rgb, (1920, 1080))).motion_luma().shape == (270, 480)
+    small = I420.from_rgb(cv2.resize(astronaut_rgb, (320, 240)))
+    assert small.motion_luma() is small.y
+
+
 @pytest.mark.parametrize("name", list(EFFECTS))
 def test_planes_path_looks_like_the_rgb_path(dancer, name):
     rgb_path = Processor(EFFECTS[name](), model="auto", temporal=True)

@@ -56,7 +56,7 @@ class I420:
         self.height, self.width = height, width
         self.frame = frame  # the av.VideoFrame whose memory the planes are, if any
         self._half_rgb: np.ndarray | None = None
-        self._half_y: np.ndarray | None = None
+        self._lumas: list[np.ndarray] = [y]  # the Y plane halved 0, 1, 2 ... times, as asked
 
     @classmethod
     def from_buffer(cls, data: np.ndarray) -> I420:
@@ -138,10 +138,28 @@ class I420:
 
     def half_y(self) -> np.ndarray:
         """The Y plane averaged over 2x2, the size of U and V; computed once per picture."""
-        if self._half_y is None:
-            self._half_y = cv2.resize(self.y, (self.width // 2, self.height // 2),
-                                      interpolation=cv2.INTER_AREA)
-        return self._half_y
+        return self.luma(1)
+
+    def luma(self, times: int) -> np.ndarray:
+        """The Y plane averaged down by 2**times (each halving 2x2, OpenCV's fast exact-2x
+        path), computed once per picture: the model's view, the motion checks and the blur
+        all read the same reduced luma instead of each reducing the whole plane again."""
+        while len(self._lumas) <= times:
+            last = self._lumas[-1]
+            height, width = last.shape
+            self._lumas.append(cv2.resize(last, (max(1, width // 2), max(1, height // 2)),
+                                          interpolation=cv2.INTER_AREA))
+        return self._lumas[times]
+
+    def motion_luma(self, min_width: int = 256) -> np.ndarray:
+        """The smallest reduced Y plane at least `min_width` wide (or the plane itself): what
+        the scene-cut, stillness and motion checks compare from frame to frame. They read it
+        at the model's size (256 wide or less) anyway, so reducing the whole plane for each of
+        them again would be wasted work."""
+        times = 0
+        while (self.width >> (times + 1)) >= min_width and times < 4:
+            times += 1
+        return self.luma(times)
 
     def half_rgb(self) -> np.ndarray:
         """The picture at half width and height as RGB: Y averaged over 2x2 with U and V as

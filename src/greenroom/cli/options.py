@@ -209,7 +209,8 @@ def effect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--threads",
             type=click.IntRange(min=1),
             default=None,
-            help="Inference threads (default: 2, or 1 on a single core).",
+            help="Inference threads (default: 1 for the fast models, the default among them; "
+            "2 for the others, or 1 on a single core).",
         ),
         click.option(
             "--matte-quality",

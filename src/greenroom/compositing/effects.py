@@ -247,7 +247,7 @@ class Blur(BackgroundEffect):
                                             (matte.y, matte.uv, matte.uv), strict=True):
                 target[...] = self.background(plane, alpha)
             return out
-        small = cv2.merge([halve(picture.half_y(), times - 1), halve(picture.u, times - 1),
+        small = cv2.merge([picture.luma(times), halve(picture.u, times - 1),
                            halve(picture.v, times - 1)])
         blurred = self._blur_small(small, halve(matte.uv, times - 1), sigma / (1 << times))
         for plane, target in zip(cv2.split(blurred), out.planes(), strict=True):

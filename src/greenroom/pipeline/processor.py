@@ -121,9 +121,9 @@ class Processor:
 
         With `skip_still`, a still frame returns the previous mask without running the model. A
         yuv420p frame is read through `_analysis` (at half size from 720p up), and what changed
-        between frames through its luma plane.
+        between frames through its luma plane, reduced to the size those checks read.
         """
-        signal = frame.y if isinstance(frame, I420) else frame
+        signal = frame.motion_luma() if isinstance(frame, I420) else frame
         if isinstance(frame, I420):
             frame = self._analysis(frame)
         check_frame(frame)

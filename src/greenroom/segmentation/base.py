@@ -39,13 +39,18 @@ class Segmenter(Protocol):
         """Release the runtime."""
 
 
-def default_threads() -> int:
-    """Two inference threads: enough for the small models, and leaves cores for decode/encode.
+def default_threads(speed: str | None = None) -> int:
+    """Inference threads when none are asked for: one for a fast model, two for the others.
 
-    Every runtime (LiteRT for MediaPipe's and the spec-driven models, ONNX Runtime) takes its
-    default from here.
+    A fast model (a few ms a frame: the selfie models, Meet's, the other catalogue entries
+    marked `speed = "fast"`) gains little wall time from a second thread but pays for it in CPU:
+    the runtime's workers spin while they wait for each other, and the video and camera jobs
+    already keep both cores busy with decoding, compositing and encoding beside the model
+    (MediaPipe's landscape model on a 720p frame here: 4.3 ms of CPU on one thread, 6.3 ms on
+    two). A slower model is the bottleneck of every job it is in, so it gets two. Every runtime
+    (LiteRT for MediaPipe's and the spec-driven models, ONNX Runtime) takes its default here.
     """
-    return max(1, min(2, os.cpu_count() or 1))
+    return 1 if speed == "fast" else max(1, min(2, os.cpu_count() or 1))
 
 
 def check_frame(frame: np.ndarray) -> None:

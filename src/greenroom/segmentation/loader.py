@@ -15,7 +15,7 @@ from pathlib import Path
 
 from greenroom.errors import InputError
 from greenroom.extras import require_extra
-from greenroom.segmentation.base import Segmenter
+from greenroom.segmentation.base import Segmenter, default_threads
 from greenroom.segmentation.catalogue import MODELS, ModelInfo, resolve_name
 from greenroom.segmentation.request import ModelRequest
 from greenroom.segmentation.store import ensure_model
@@ -65,7 +65,8 @@ def load_entry(
         require_cpu_only,
     )
 
-    threads, providers = request.num_threads, request.providers
+    threads = request.num_threads or default_threads(info.speed)
+    providers = request.providers
     if info.builtin:
         from greenroom.segmentation.mediapipe_selfie import MediaPipeSelfieSegmenter
 

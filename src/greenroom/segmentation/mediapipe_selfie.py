@@ -95,7 +95,7 @@ class MediaPipeSelfieSegmenter(Segmenter):
         self.path = builtin_model_path(self.variant.filename)
         with quiet_native_info():
             self._interpreter = Interpreter(
-                model_path=str(self.path), num_threads=num_threads or default_threads()
+                model_path=str(self.path), num_threads=num_threads or default_threads("fast")
             )
             self._interpreter.allocate_tensors()
         self._input_index = self._interpreter.get_input_details()[0]["index"]
