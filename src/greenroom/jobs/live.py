@@ -100,8 +100,9 @@ def open_live_source(request: SourceRequest, say: Say = _quiet) -> LiveSource:
             return LiveFileSource(request.file, loop=request.loop, realtime=request.realtime,
                                   planar=True)
         device = parse_device(request.device)
-        return CameraSource(
-            CameraSettings(device, request.width, request.height, request.fps, request.mjpg)
+        return CameraSource(  # the camera's own format where it can: the engine takes planes
+            CameraSettings(device, request.width, request.height, request.fps, request.mjpg),
+            planar=True,
         )
 
     if not request.on_demand:
@@ -136,8 +137,9 @@ def open_live_sinks(
             sinks.append(RecordingSink(outputs.record, source.width, source.height, source.fps,
                                        audio=audio))
         if outputs.virtual_camera:
+            # fed yuv420p, the format virtual cameras hold: planes as they are, RGB converted once
             camera = VirtualCameraSink(source.width, source.height, source.fps, outputs.vcam_device,
-                                       planar=isinstance(source, LiveFileSource))
+                                       planar=True)
             say(f"sending to virtual camera {camera.device}")
             sinks.append(camera)
             if isinstance(source, OnDemandSource):

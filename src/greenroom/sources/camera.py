@@ -19,6 +19,7 @@ import cv2
 
 from greenroom.errors import InputError
 from greenroom.frames import Frame
+from greenroom.sources.camera_formats import RAW_FORMATS, RawFrameReader, fourcc_text
 from greenroom.sources.images import MAX_PIXELS
 
 Opener = Callable[..., Any]
@@ -66,14 +67,28 @@ def quiet_opencv_log() -> Iterator[None]:
         logging.setLogLevel(level)
 
 
-class CameraSource:
-    """Iterate RGB frames from a camera as `Frame`s, reopening it if it drops out."""
+def is_device(device: int | str) -> bool:
+    """A camera device (an index or /dev/video*), not a stream URL or a file."""
+    return isinstance(device, int) or device.startswith("/dev/")
 
-    def __init__(self, settings: CameraSettings, opener: Opener = cv2.VideoCapture) -> None:
+
+class CameraSource:
+    """Iterate frames from a camera as `Frame`s, reopening it if it drops out.
+
+    Frames are RGB, or with `planar` the engine's yuv420p (`I420`) read straight from the
+    camera's own format where OpenCV hands it over (V4L2 devices: MJPEG, YUYV, NV12, I420; see
+    `camera_formats`); `planar` then says whether it did.
+    """
+
+    def __init__(self, settings: CameraSettings, opener: Opener = cv2.VideoCapture,
+                 planar: bool = False) -> None:
         self.settings = settings
         self._opener = opener
+        self._want_planes = planar and is_device(settings.device)
+        self._raw: RawFrameReader | None = None
         self.lost: str | None = None  # why the stream ended early, if it did
         self.reopened = 0
+        self.skipped = 0  # camera buffers that could not be read (a JPEG cut short)
         # A regular file simply ends; devices (/dev/video*) and stream URLs are worth reopening.
         device = settings.device
         self._reopenable = not (isinstance(device, str) and Path(device).is_file())
@@ -104,7 +119,24 @@ class CameraSource:
             capture.set(cv2.CAP_PROP_FPS, s.fps)
         # A one-frame driver buffer: we want the newest frame, not a backlog.
         capture.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        self._raw = self._raw_reader(capture)
         return capture
+
+    def _raw_reader(self, capture: Any) -> RawFrameReader | None:
+        """Ask for the camera's own buffers when it delivers a format read here, else BGR."""
+        if not self._want_planes:
+            return None
+        fourcc = fourcc_text(capture.get(cv2.CAP_PROP_FOURCC))
+        if fourcc not in RAW_FORMATS or not capture.set(cv2.CAP_PROP_CONVERT_RGB, 0):
+            capture.set(cv2.CAP_PROP_CONVERT_RGB, 1)
+            return None
+        return RawFrameReader(fourcc, int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                              int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+
+    @property
+    def planar(self) -> bool:
+        """Whether frames come as yuv420p (`I420`) rather than RGB."""
+        return self._raw is not None
 
     def _reopen(self) -> bool:
         """Try to get the camera back for `reopen_seconds`; False if it stays gone."""
@@ -135,10 +167,20 @@ class CameraSource:
                     )
                     return
                 captured = time.perf_counter()
-                yield Frame(index, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), captured=captured)
+                picture = self._picture(bgr)
+                if picture is None:
+                    self.skipped += 1
+                    continue
+                yield Frame(index, picture, captured=captured)
                 index += 1
         finally:
             self.close()
+
+    def _picture(self, buffer: Any) -> Any:
+        """The frame the engine takes: I420 from a raw buffer, else RGB from OpenCV's BGR."""
+        if self._raw is not None and not (buffer.ndim == 3 and buffer.shape[2] == 3):
+            return self._raw.picture(buffer)
+        return cv2.cvtColor(buffer, cv2.COLOR_BGR2RGB)
 
     def close(self) -> None:
         self._capture.release()
