@@ -113,7 +113,7 @@ def test_mjpeg_is_decoded_to_limited_range_planes(picture, sampling):
     want = I420.from_rgb(cv2.cvtColor(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
     for plane, reference in zip(got.planes(), want.planes(), strict=True):
         assert np.abs(plane.astype(int) - reference).mean() < 1.0
-    assert 16 <= got.y.min() and got.y.max() <= 235
+    assert got.y.min() >= 16 and got.y.max() <= 235
     assert cv2.PSNR(got.rgb(), picture) > 30
 
 
