@@ -23,7 +23,7 @@ import numpy as np
 from greenroom.compositing import Blur, ColorBackground, Transparent, blend
 from greenroom.compositing.edges import clean_edge_colors
 from greenroom.matte import GuidedRefiner, StillnessSkipper, TemporalSmoother
-from greenroom.pipeline.allocator import tune_allocator
+from greenroom.pipeline.allocator import tune_process
 from greenroom.samples import astronaut
 from greenroom.segmentation import MediaPipeSelfieSegmenter, mask_to_frame
 
@@ -93,7 +93,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks-effects.md"))
     args = parser.parse_args()
-    tune_allocator()  # as the greenroom command runs
+    tune_process()  # as the greenroom command runs
     load = "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg())
     results = {size: rows_for(size, *SIZES[size], args.repeat) for size in SIZES}
     labels = [label for _, label, _ in results["720p"]]

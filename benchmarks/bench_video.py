@@ -59,7 +59,11 @@ from greenroom.frames import I420, Frame  # noqa: E402
 from greenroom.jobs import live as live_job  # noqa: E402
 from greenroom.jobs.convert import convert_video  # noqa: E402
 from greenroom.pipeline import Processor  # noqa: E402
-from greenroom.pipeline.allocator import tune_allocator  # noqa: E402
+from greenroom.pipeline.allocator import (  # noqa: E402
+    single_threaded_opencv,
+    tune_allocator,
+    tune_process,
+)
 from greenroom.pipeline.stats import PipelineStats  # noqa: E402
 from greenroom.pipeline.stream import StreamPipeline  # noqa: E402
 from greenroom.samples import astronaut, rocket  # noqa: E402
@@ -576,7 +580,7 @@ def in_child(
 
 def child_main(args: argparse.Namespace) -> None:
     if not args.default_allocator:
-        tune_allocator()  # as the `greenroom` command does at start
+        tune_process()  # as the `greenroom` command does at start
     if args.child == "floor":
         convert_video(args.clip, args.output, PassThrough())  # type: ignore[arg-type]
         return
@@ -899,6 +903,7 @@ def main(argv: list[str] | None = None) -> None:
         child_main(args)
         return
     tuned = not args.default_allocator and tune_allocator()
+    single_threaded_opencv()  # as the `greenroom` command runs
     command = " ".join([".venv/bin/python benchmarks/bench_video.py",
                         *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     started = time.perf_counter()

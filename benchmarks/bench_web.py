@@ -55,7 +55,7 @@ from aiortc import (
 )
 from PIL import Image
 
-from greenroom.pipeline.allocator import tune_allocator
+from greenroom.pipeline.allocator import tune_process
 from greenroom.pipeline.stats import PipelineStats
 from greenroom.samples import astronaut
 from greenroom.web.limits import Limits
@@ -259,7 +259,7 @@ def rss_mb(pid: int) -> float:
 
 def server_child(out, stop) -> None:  # noqa: ANN001
     """A server alone in a fresh process, as `greenroom serve` runs, until `stop` is set."""
-    tune_allocator()
+    tune_process()
 
     async def serve() -> None:
         runner, base = await start_server(limits=Limits(upload_interval=0))
@@ -377,7 +377,7 @@ def main() -> None:
         "--hostile-only", action="store_true", help="only the hostile-client tables"
     )
     args = parser.parse_args()
-    tune_allocator()  # as `greenroom serve` runs
+    tune_process()  # as `greenroom serve` runs
     load = "load average {:.2f} {:.2f} {:.2f} at the start".format(*os.getloadavg())
 
     rows = []

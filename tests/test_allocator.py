@@ -72,3 +72,24 @@ def test_tuning_stops_frame_buffers_being_faulted_in_every_round() -> None:
 def test_the_users_own_malloc_settings_win() -> None:
     result = churn("tune", MALLOC_TRIM_THRESHOLD_="1048576")
     assert result["tuned"] is False
+
+
+def test_opencv_runs_without_a_pool_of_its_own_unless_the_user_says_otherwise(monkeypatch):
+    import subprocess
+    import sys
+
+    from greenroom.pipeline import allocator
+
+    monkeypatch.delenv("OPENCV_FOR_THREADS_NUM", raising=False)
+    assert allocator.single_threaded_opencv()
+    assert allocator.os.environ["OPENCV_FOR_THREADS_NUM"] == "1"
+    monkeypatch.setenv("OPENCV_FOR_THREADS_NUM", "3")
+    assert not allocator.single_threaded_opencv()
+    assert allocator.os.environ["OPENCV_FOR_THREADS_NUM"] == "3"
+    # and OpenCV takes it: in a fresh process, the way the command sets it up
+    code = ("from greenroom.pipeline.allocator import tune_process; tune_process(); "
+            "import cv2; print(cv2.getNumThreads())")
+    env = {k: v for k, v in allocator.os.environ.items() if k != "OPENCV_FOR_THREADS_NUM"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "1"

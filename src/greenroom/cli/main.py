@@ -72,9 +72,11 @@ def main(argv: list[str] | None = None) -> None:
     # Library modules report recoverable problems (audio left out, a decoder missing) through
     # logging; on the command line they are one-line warnings.
     logging.basicConfig(level=logging.WARNING, format="greenroom: warning: %(message)s")
-    from greenroom.pipeline.allocator import tune_allocator
+    from greenroom.pipeline.allocator import tune_process
 
-    tune_allocator()  # frame-sized buffers are reused instead of page-faulted in every frame
+    # frame-sized buffers reused instead of page-faulted in every frame; OpenCV without a
+    # thread pool of its own beside the pipeline's threads
+    tune_process()
     try:
         status = cli.main(args=argv, prog_name="greenroom", standalone_mode=False)
     except click.exceptions.Abort:

@@ -1,4 +1,6 @@
-"""Keep glibc's allocator from handing frame-sized buffers back to the kernel after every frame.
+"""Process-wide tuning the `greenroom` command does at start (`tune_process`).
+
+First, keep glibc's allocator from handing frame-sized buffers back to the kernel every frame.
 
 Each frame allocates and frees a few buffers of 1-8 MB (the matte, the blurred background, the
 blended result). glibc serves blocks above its mmap threshold with a fresh mmap and gives them
@@ -13,7 +15,8 @@ mapped per thread.
 This changes process-wide allocator behaviour, so the library never does it on import: the
 `greenroom` command calls `tune_allocator()` once at start (and so may an application that runs
 the pipeline for long). It does nothing on other C libraries or when the user has set the
-`MALLOC_*` environment variables, which win.
+`MALLOC_*` environment variables, which win. Second, OpenCV without a thread pool of its own
+(`single_threaded_opencv`).
 """
 
 from __future__ import annotations
@@ -59,6 +62,33 @@ def tune_allocator() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     )
+
+
+#: OpenCV's own worker threads: one, i.e. none beside the caller's.
+OPENCV_THREADS = "1"
+
+
+def single_threaded_opencv() -> bool:
+    """Run each OpenCV call on the thread that makes it; True if set (the user's
+    `OPENCV_FOR_THREADS_NUM` wins).
+
+    greenroom's jobs already run their stages side by side (decode, model, compositing and
+    encode each in a thread, x264 with its own), so both cores are busy; OpenCV splitting each
+    call over a pool of its own on top only adds hand-overs and spinning: about 1.5 ms of CPU a
+    720p frame here for the same work (docs/benchmarks-video.md). Set through the environment
+    before OpenCV initialises, so a command that never loads OpenCV does not pay for importing
+    it; like `tune_allocator`, the command line does it, the library does not.
+    """
+    if "OPENCV_FOR_THREADS_NUM" in os.environ:
+        return False
+    os.environ["OPENCV_FOR_THREADS_NUM"] = OPENCV_THREADS
+    return True
+
+
+def tune_process() -> None:
+    """What the `greenroom` command does at start: `tune_allocator` and `single_threaded_opencv`."""
+    tune_allocator()
+    single_threaded_opencv()
 
 
 def release_memory() -> bool:
