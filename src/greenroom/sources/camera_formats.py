@@ -43,10 +43,17 @@ def fourcc_text(value: float) -> str:
     return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4))
 
 
-def _halve_rows(plane: np.ndarray) -> np.ndarray:
-    """A chroma plane averaged over row pairs: 4:2:2 (full height) -> 4:2:0 (half height)."""
-    height, width = plane.shape[:2]
-    return cv2.resize(plane, (width, height // 2), interpolation=cv2.INTER_AREA)
+def _new_picture(width: int, height: int) -> I420:
+    """An empty yuv420p picture in one contiguous buffer: OpenCV writes each plane in place,
+    and a virtual camera or an encoder takes the buffer without copying it together."""
+    return I420.from_buffer(np.empty((height * 3 // 2, width), np.uint8))
+
+
+def _halve_rows(plane: np.ndarray, out: np.ndarray) -> None:
+    """A chroma plane averaged over row pairs into `out`: 4:2:2 (full height) -> 4:2:0. (One
+    weighted sum of the even and odd rows: OpenCV's area resize takes a slow generic path for
+    a reduction in one direction only.)"""
+    cv2.addWeighted(plane[0::2], 0.5, plane[1::2], 0.5, 0.0, dst=out)
 
 
 class RawFrameReader:
@@ -94,11 +101,15 @@ class RawFrameReader:
                                                                         : plane.width]
             for plane in frame.planes
         )
-        out = I420.blank(width, height)
+        out = _new_picture(width, height)
         cv2.LUT(y, LUMA_TABLE, dst=out.y)
         for source, target in ((u, out.u), (v, out.v)):
-            if source.shape != target.shape:  # 4:2:2 or 4:4:4
-                source = cv2.resize(source, target.shape[::-1], interpolation=cv2.INTER_AREA)
+            if source.shape[1] != target.shape[1]:  # 4:4:4: halve across too
+                source = cv2.resize(source, (target.shape[1], source.shape[0]),
+                                    interpolation=cv2.INTER_LINEAR)
+            if source.shape[0] != target.shape[0]:  # 4:2:2 (and 4:4:4): average row pairs
+                _halve_rows(source, target)
+                source = target
             cv2.LUT(source, CHROMA_TABLE, dst=target)
         return out
 
@@ -106,11 +117,11 @@ class RawFrameReader:
         """Y0 U Y1 V per pixel pair: OpenCV gives it as an H x W x 2 array (Y, then U or V)."""
         if buffer.shape != (self.height, self.width, 2):
             return None
-        out = I420.blank(self.width, self.height)
-        out.y[...] = cv2.extractChannel(buffer, 0)
-        chroma = cv2.extractChannel(buffer, 1).reshape(self.height, self.width // 2, 2)
-        u, v = cv2.split(_halve_rows(chroma))
-        out.u[...], out.v[...] = u, v
+        out = _new_picture(self.width, self.height)
+        cv2.extractChannel(buffer, 0, dst=out.y)
+        pairs = buffer.reshape(self.height, self.width // 2, 4)  # Y0 U Y1 V
+        for channel, target in ((1, out.u), (3, out.v)):
+            _halve_rows(cv2.extractChannel(pairs, channel), target)
         return out
 
     def _from_planar(self, buffer: np.ndarray) -> I420 | None:
@@ -122,8 +133,9 @@ class RawFrameReader:
         data = flat.reshape(height * 3 // 2, width)
         if self.fourcc != "NV12":
             return I420.from_buffer(data.copy())
-        out = I420.blank(width, height)
+        out = _new_picture(width, height)
         out.y[...] = data[:height]
-        u, v = cv2.split(data[height:].reshape(height // 2, width // 2, 2))
-        out.u[...], out.v[...] = u, v
+        chroma = data[height:].reshape(height // 2, width // 2, 2)
+        cv2.extractChannel(chroma, 0, dst=out.u)
+        cv2.extractChannel(chroma, 1, dst=out.v)
         return out
