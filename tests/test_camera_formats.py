@@ -150,3 +150,17 @@ def test_reader_names_and_rejects_what_it_does_not_read():
         RawFrameReader("H264", 640, 360)
     reader = RawFrameReader("YUYV", 640, 360)
     assert reader.picture(np.zeros((360, 640, 3), np.uint8)) is None  # not H x W x 2
+
+
+def test_a_camera_whose_buffers_never_read_falls_back_to_rgb(picture, caplog):
+    garbage = np.full((1, 500), 7, np.uint8)
+    source, frames = frames_of(RawCapture(picture, "MJPG", [garbage], frames=40))
+    assert source.skipped == 30 and not source.planar  # then OpenCV's BGR, as RGB
+    assert len(frames) == 10 and all(frame.image.shape == picture.shape for frame in frames)
+    assert "could not be read" in caplog.text
+
+
+def test_odd_sized_cameras_stay_rgb(picture):
+    odd = np.ascontiguousarray(picture[:359])
+    source, frames = frames_of(RawCapture(odd, "YUYV", []))
+    assert not source.planar and frames[0].image.shape == odd.shape

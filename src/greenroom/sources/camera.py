@@ -7,6 +7,7 @@ giving up ends the stream cleanly so whatever is being recorded is kept.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,12 @@ from greenroom.sources.camera_formats import RAW_FORMATS, RawFrameReader, fourcc
 from greenroom.sources.images import MAX_PIXELS
 
 Opener = Callable[..., Any]
+
+log = logging.getLogger(__name__)
+
+#: Unreadable raw buffers in a row after which the camera is read through OpenCV's BGR instead:
+#: a format variant FFmpeg cannot decode must not freeze the picture.
+MAX_UNREADABLE = 30
 
 
 @dataclass
@@ -89,6 +96,7 @@ class CameraSource:
         self.lost: str | None = None  # why the stream ended early, if it did
         self.reopened = 0
         self.skipped = 0  # camera buffers that could not be read (a JPEG cut short)
+        self._unreadable = 0  # of them in a row
         # A regular file simply ends; devices (/dev/video*) and stream URLs are worth reopening.
         device = settings.device
         self._reopenable = not (isinstance(device, str) and Path(device).is_file())
@@ -127,11 +135,16 @@ class CameraSource:
         if not self._want_planes:
             return None
         fourcc = fourcc_text(capture.get(cv2.CAP_PROP_FOURCC))
-        if fourcc not in RAW_FORMATS or not capture.set(cv2.CAP_PROP_CONVERT_RGB, 0):
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if (
+            fourcc not in RAW_FORMATS
+            or (width | height) & 1  # yuv420p needs even sizes
+            or not capture.set(cv2.CAP_PROP_CONVERT_RGB, 0)
+        ):
             capture.set(cv2.CAP_PROP_CONVERT_RGB, 1)
             return None
-        return RawFrameReader(fourcc, int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                              int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        return RawFrameReader(fourcc, width, height)
 
     @property
     def planar(self) -> bool:
@@ -169,8 +182,9 @@ class CameraSource:
                 captured = time.perf_counter()
                 picture = self._picture(bgr)
                 if picture is None:
-                    self.skipped += 1
+                    self._skip_unreadable()
                     continue
+                self._unreadable = 0
                 yield Frame(index, picture, captured=captured)
                 index += 1
         finally:
@@ -181,6 +195,18 @@ class CameraSource:
         if self._raw is not None and not (buffer.ndim == 3 and buffer.shape[2] == 3):
             return self._raw.picture(buffer)
         return cv2.cvtColor(buffer, cv2.COLOR_BGR2RGB)
+
+    def _skip_unreadable(self) -> None:
+        """Count a buffer that gave no picture; after too many in a row, read BGR instead."""
+        self.skipped += 1
+        self._unreadable += 1
+        if self._raw is not None and self._unreadable >= MAX_UNREADABLE:
+            log.warning("%s: %d %s frames in a row could not be read; reading the camera "
+                        "through OpenCV instead", describe(self.settings.device),
+                        self._unreadable, self._raw.fourcc)
+            self._capture.set(cv2.CAP_PROP_CONVERT_RGB, 1)
+            self._raw = None
+            self._want_planes = False  # also after a reopen
 
     def close(self) -> None:
         self._capture.release()
