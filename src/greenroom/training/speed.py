@@ -3,7 +3,8 @@
 Times what `greenroom` does per frame with the model alone (`segment`: resize to the model's
 input, normalise, run, decode to the model-resolution mask), median of `repeat` runs after a
 warm-up. Stretching the mask back to 1280x720 (`mask_to_frame`) is not included: it adds
-0.2-0.3 ms whatever the model. Run: `python -m greenroom.training.speed MODEL [MODEL ...]` (names or paths).
+0.2-0.3 ms whatever the model.
+Run: `python -m greenroom.training.speed MODEL [MODEL ...]` (names or paths).
 """
 
 from __future__ import annotations
