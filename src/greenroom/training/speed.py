@@ -1,8 +1,10 @@
 """Milliseconds per 720p frame of a segmentation model on a given number of threads.
 
-Times what `greenroom` does per frame with the model alone (resize to the model's input,
-normalise, run, decode, stretch the mask back to 1280x720), median of `repeat` runs after a
-warm-up. Run: `python -m greenroom.training.speed MODEL [MODEL ...]` (names or paths).
+Times what `greenroom` does per frame with the model alone (`segment`: resize to the model's
+input, normalise, run, decode to the model-resolution mask), median of `repeat` runs after a
+warm-up. Stretching the mask back to 1280x720 (`mask_to_frame`) is not included: it adds
+0.2-0.3 ms whatever the model.
+Run: `python -m greenroom.training.speed MODEL [MODEL ...]` (names or paths).
 """
 
 from __future__ import annotations

@@ -145,6 +145,10 @@ class TfliteGraph(nn.Module):
         return self.params[key] if key is not None else self._constants[index]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with(x)[0]
+
+    def forward_with(self, x: torch.Tensor, *keep: int) -> list[torch.Tensor]:
+        """[the output (logits when `logits`), then the tensors numbered `keep`, in order]."""
         values: dict[int, torch.Tensor] = {self.input_index: x}
         plan = self._plan[:-1] if self.logits else self._plan
         for name, op in plan:
@@ -152,7 +156,15 @@ class TfliteGraph(nn.Module):
                     for i in op.inputs if i >= 0]
             values[int(op.outputs[0])] = self._run(name, op, args)
         last = self._plan[-1][1]
-        return values[int(last.inputs[0])] if self.logits else values[self.output_index]
+        out = values[int(last.inputs[0])] if self.logits else values[self.output_index]
+        return [out, *(values[index] for index in keep)]
+
+    def last_input(self, op_name_: str) -> int:
+        """The tensor number of the first input of the last operator called `op_name_`."""
+        for name, op in reversed(self._plan):
+            if name == op_name_:
+                return int(op.inputs[0])
+        raise ValueError(f"the graph has no {op_name_}")
 
     def _run(self, name: str, op: schema.OperatorT, args: list[torch.Tensor]) -> torch.Tensor:
         options = op.builtinOptions
