@@ -28,10 +28,15 @@ CHURN = textwrap.dedent(
 
     tuned = tune_allocator() if sys.argv[1] == "tune" else False
     rounds, results = 60, []
+    # in step, as the pipeline's stages run side by side: without it one thread may finish
+    # before the other starts, and glibc's dynamic thresholds then settle by chance
+    step = threading.Barrier(2)
 
     def work():
+        step.wait()
         before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         for _ in range(rounds):
+            step.wait()
             matte = np.ones((720, 1280), np.float32)
             frame = np.ones((720, 1280, 3), np.uint8)
             scaled = matte * 2
