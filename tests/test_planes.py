@@ -6,6 +6,7 @@ absolute difference is at most 1 level and the PSNR at least 40 dB (issue 11's b
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 
 import av
@@ -208,3 +209,48 @@ def test_a_faint_blur_is_blurred_in_planes_too(dancer):
     errors = np.abs(result - expected).astype(np.float64)
     assert errors.mean() <= 1.0 and 10 * np.log10(255**2 / (errors**2).mean()) >= 40.0
     assert np.abs(result - picture.data).mean() > 0.5  # blurred, not passed through
+
+
+def test_the_matte_fitted_to_yuv_is_the_one_rgb_gives(astronaut_rgb):
+    """The guided filter reads a yuv420p picture's half-size Y, U, V directly: with the
+    regulariser carried over (eps (M'M)^-1) it gives what the same picture in RGB gives, and
+    the model, converting only its small input, gives the same mask."""
+    from greenroom.matte import GuidedRefiner
+    from greenroom.matte.guided import regulariser
+    from greenroom.segmentation import load_segmenter
+
+    picture = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720)))
+    yuv, rgb = picture.half_yuv(), picture.half_rgb()
+    model = load_segmenter("auto")
+    small = model.segment(rgb)
+    # the same up to the input's rounding, which this nearly binary model only shows on its edge
+    differ = np.abs(model.segment(yuv, "yuv") - small)
+    assert differ.mean() < 0.005 and np.quantile(differ, 0.99) < 0.1
+    refiner = GuidedRefiner()
+    from_rgb = refiner.refine(rgb, small)
+    from_yuv = refiner.refine(yuv, small, "yuv")
+    assert np.abs(from_yuv - from_rgb).mean() < 1e-3
+    assert np.quantile(np.abs(from_yuv - from_rgb), 0.999) < 0.05  # RGB rounds and clips
+    # the plain eps on the diagonal would fit another matte in YUV: the carried-over one matters
+    eps = refiner.params.eps
+    assert regulariser(eps, "rgb") == (eps, 0.0, 0.0, eps, 0.0, eps)
+    guided = sys.modules[GuidedRefiner.__module__]
+    plain = guided.regulariser
+    try:
+        guided.regulariser = lambda eps, space="rgb": plain(eps, "rgb")
+        from_yuv_plain = refiner.refine(yuv, small, "yuv")
+    finally:
+        guided.regulariser = plain
+    assert np.abs(from_yuv_plain - from_rgb).mean() > 3 * np.abs(from_yuv - from_rgb).mean()
+
+
+def test_every_model_kind_reads_yuv_at_its_own_size(astronaut_rgb):
+    """Spec-driven models convert their shrunk input too (one sidecar model as the example)."""
+    from greenroom.segmentation.specs import ModelSpec, Preprocessor
+
+    picture = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720)))
+    spec = ModelSpec(width=256, height=144)
+    prep = Preprocessor(spec)
+    got, want = prep(picture.half_yuv(), "yuv"), prep(picture.half_rgb(), "rgb")
+    assert got.shape == want.shape
+    assert np.abs(got - want).max() <= 2.5 / 255 * np.abs(want).max() + 1e-6

@@ -29,6 +29,13 @@ _YUV_TO_RGB = np.array(
     ],
     np.float32,
 )
+#: Its linear part: how a step in Y, U or V moves R, G and B (the offsets cancel in differences).
+YUV_TO_RGB_LINEAR = _YUV_TO_RGB[:, :3].astype(np.float64)
+
+
+def yuv_to_rgb(image: np.ndarray) -> np.ndarray:
+    """An HxWx3 limited-range BT.601 Y, U, V image (uint8) as RGB, rounded and clipped."""
+    return cv2.transform(image, _YUV_TO_RGB)
 
 
 class I420:
@@ -56,6 +63,7 @@ class I420:
         self.height, self.width = height, width
         self.frame = frame  # the av.VideoFrame whose memory the planes are, if any
         self._half_rgb: np.ndarray | None = None
+        self._half_yuv: np.ndarray | None = None
         self._lumas: list[np.ndarray] = [y]  # the Y plane halved 0, 1, 2 ... times, as asked
 
     @classmethod
@@ -161,12 +169,18 @@ class I420:
             times += 1
         return self.luma(times)
 
+    def half_yuv(self) -> np.ndarray:
+        """The picture at half width and height as one HxWx3 Y, U, V image: Y averaged over
+        2x2 with U and V as they are. What the model and the matte read when they take YUV
+        (no colour conversion at this size); computed once per picture."""
+        if self._half_yuv is None:
+            self._half_yuv = cv2.merge([self.half_y(), self.u, self.v])
+        return self._half_yuv
+
     def half_rgb(self) -> np.ndarray:
-        """The picture at half width and height as RGB: Y averaged over 2x2 with U and V as
-        they are. What the model and the matte read; computed once per picture."""
+        """`half_yuv` as RGB, for readers that need RGB; computed once per picture."""
         if self._half_rgb is None:
-            yuv = cv2.merge([self.half_y(), self.u, self.v])
-            self._half_rgb = cv2.transform(yuv, _YUV_TO_RGB)
+            self._half_rgb = yuv_to_rgb(self.half_yuv())
         return self._half_rgb
 
 

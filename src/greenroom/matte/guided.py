@@ -13,11 +13,15 @@ between that keeps soft hair edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
 
 from greenroom.compositing.resample import halve, levels_to
+from greenroom.frames import YUV_TO_RGB_LINEAR
+
+GuideSpace = Literal["rgb", "yuv"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,15 @@ class GuidedRefiner:
     def __init__(self, params: GuidedParams | None = None) -> None:
         self.params = params or GuidedParams()
 
-    def refine(self, frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        """RGB uint8 frame + float32 mask (any size) -> float32 alpha in [0, 1], frame-sized."""
+    def refine(self, frame: np.ndarray, mask: np.ndarray, space: GuideSpace = "rgb") -> np.ndarray:
+        """RGB uint8 frame + float32 mask (any size) -> float32 alpha in [0, 1], frame-sized.
+
+        With `space="yuv"` the frame is a limited-range BT.601 Y, U, V image (a yuv420p
+        picture's `half_yuv`) and the result is the one its RGB would give, without converting
+        it: the filter fits the mask as a linear function of the guide's colour, which is the
+        same function in any linearly related colour space once the regulariser is carried over
+        too (see `regulariser`). Only where the RGB would clip does it differ.
+        """
         p = self.params
         height, width = frame.shape[:2]
         fine_times = levels_to(height, p.fine_height)
@@ -56,7 +67,7 @@ class GuidedRefiner:
         radius = max(1, round(p.radius * ch))
         guide = coarse.astype(np.float32) * np.float32(1 / 255)
         target = cv2.resize(mask, (cw, ch), interpolation=cv2.INTER_LINEAR)
-        a, b = self._coefficients(guide, target, radius, p.eps)
+        a, b = self._coefficients(guide, target, radius, regulariser(p.eps, space))
         # The band (q - low) / (high - low) is linear too, so it is folded into a and b here,
         # on the coarse grid, instead of costing two passes over the fine one.
         scale = np.float32(1.0 / (p.high - p.low))
@@ -78,9 +89,12 @@ class GuidedRefiner:
 
     @staticmethod
     def _coefficients(
-        guide: np.ndarray, target: np.ndarray, radius: int, eps: float
+        guide: np.ndarray, target: np.ndarray, radius: int, reg: tuple[float, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per-pixel linear model target ~ a . guide + b, averaged over each window."""
+        """Per-pixel linear model target ~ a . guide + b, averaged over each window.
+
+        `reg` is the regulariser added to the guide's 3x3 covariance: its upper triangle
+        (rr, rg, rb, gg, gb, bb), eps on the diagonal for an RGB guide."""
         size = (2 * radius + 1, 2 * radius + 1)
 
         def box(x: np.ndarray) -> np.ndarray:
@@ -95,13 +109,13 @@ class GuidedRefiner:
             r, g, bl, p, r * p, g * p, bl * p, r * r, r * g, r * bl, g * g, g * bl, bl * bl
         ))
         cr, cg, cb = mrp - mr * mp, mgp - mg * mp, mbp - mb * mp
-        eps = np.float32(eps)
-        vrr = srr - mr * mr + eps
-        vrg = srg - mr * mg
-        vrb = srb - mr * mb
-        vgg = sgg - mg * mg + eps
-        vgb = sgb - mg * mb
-        vbb = sbb - mb * mb + eps
+        err, erg, erb, egg, egb, ebb = (np.float32(value) for value in reg)
+        vrr = srr - mr * mr + err
+        vrg = srg - mr * mg + erg
+        vrb = srb - mr * mb + erb
+        vgg = sgg - mg * mg + egg
+        vgb = sgb - mg * mb + egb
+        vbb = sbb - mb * mb + ebb
         # Inverse of the symmetric 3x3 covariance, by cofactors, for every pixel at once.
         irr = vgg * vbb - vgb * vgb
         irg = vgb * vrb - vrg * vbb
@@ -116,3 +130,18 @@ class GuidedRefiner:
         ab = (irb * cr + igb * cg + ibb * cb) * inv_det
         b = mp - ar * mr - ag * mg - ab * mb
         return box(cv2.merge([ar, ag, ab])), box(b)
+
+
+def regulariser(eps: float, space: GuideSpace = "rgb") -> tuple[float, ...]:
+    """The covariance regulariser, upper triangle (rr, rg, rb, gg, gb, bb), for a guide in
+    `space` that gives the RGB filter's result.
+
+    With RGB = M . YUV + offset, the RGB fit solves (M S M' + eps I) a = M c for the YUV
+    covariances S and c, and its coefficients on the YUV values are M' a = (S + eps (M'M)^-1)^-1 c:
+    the YUV fit regularised by eps (M'M)^-1 instead of eps I.
+    """
+    if space == "rgb":
+        return (eps, 0.0, 0.0, eps, 0.0, eps)
+    m = YUV_TO_RGB_LINEAR
+    e = eps * np.linalg.inv(m.T @ m)
+    return (e[0, 0], e[0, 1], e[0, 2], e[1, 1], e[1, 2], e[2, 2])

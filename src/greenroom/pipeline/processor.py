@@ -6,6 +6,8 @@ camera) pay for loading once. It is the unit the streaming pipelines run in thei
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
@@ -104,11 +106,15 @@ class Processor:
             and self.adjust is None
         )
 
-    def _analysis(self, picture: I420) -> np.ndarray:
-        """The RGB the model and the matte read of a yuv420p frame: the half-size picture when
-        the guided filter works at half size or less anyway (720p and up), else all of it."""
+    def _analysis(self, picture: I420) -> tuple[np.ndarray, Literal["rgb", "yuv"]]:
+        """What the model and the matte read of a yuv420p frame, and in which colours: the
+        half-size picture as Y, U, V when the guided filter works at half size or less anyway
+        (720p and up; the model converts its small input to RGB, the filter fits the YUV values
+        directly, and no half-size RGB is made), else all of it as RGB."""
         fine = self.refiner.params.fine_height if self.refiner is not None else 360
-        return picture.half_rgb() if picture.height >= 2 * fine else picture.rgb()
+        if picture.height >= 2 * fine:
+            return picture.half_yuv(), "yuv"
+        return picture.rgb(), "rgb"
 
     def prepare(self, frame: np.ndarray | I420) -> np.ndarray | I420:
         """The frame as the model and the effect should see it (brightened, with `enhancer`)."""
@@ -124,8 +130,9 @@ class Processor:
         between frames through its luma plane, reduced to the size those checks read.
         """
         signal = frame.motion_luma() if isinstance(frame, I420) else frame
+        order: Literal["rgb", "yuv"] = "rgb"
         if isinstance(frame, I420):
-            frame = self._analysis(frame)
+            frame, order = self._analysis(frame)
         check_frame(frame)
         if self.cuts is not None and self.cuts.is_cut(signal):
             self._forget()
@@ -135,7 +142,7 @@ class Processor:
             and self._last_mask is not None
         ):
             return self._last_mask
-        mask = self.segmenter.segment(frame)
+        mask = self.segmenter.segment(frame, order)
         if self.skipper is not None:
             self.skipper.computed(mask)
         if self.temporal is not None:
@@ -162,8 +169,11 @@ class Processor:
             self.temporal.reset()
         self.segmenter.reset()
 
-    def matte_from_mask(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
+    def matte_from_mask(self, frame: np.ndarray, small: np.ndarray,
+                        space: Literal["rgb", "yuv"] = "rgb") -> np.ndarray:
         """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person.
+
+        `space` is the frame's colours: RGB, or Y, U, V (a yuv420p picture's `half_yuv`).
 
         When the still-frame skipper handed back the very same mask as last time, the matte
         refined from it is reused as well: nothing moved, so refinement would redo the same work.
@@ -174,7 +184,7 @@ class Processor:
         cached = self._refined
         if cached is not None and cached[0] is small and cached[1].shape == frame.shape[:2]:
             return cached[1]
-        alpha = self.refiner.refine(frame, small)
+        alpha = self.refiner.refine(frame, small, space)
         if self.skipper is not None:
             self._refined = (small, alpha)
         return alpha
@@ -193,12 +203,12 @@ class Processor:
         if isinstance(frame, I420):
             if not self.takes_planes:
                 return self.composite(frame.rgb(), small)
-            view = self._analysis(frame)
+            view, space = self._analysis(frame)
             size = (frame.width, frame.height)
             if view.shape[0] == frame.height:  # a small frame, read whole
-                matte = PlaneMatte(size, full=self.matte_from_mask(view, small))
+                matte = PlaneMatte(size, full=self.matte_from_mask(view, small, space))
             else:  # formed at half size (the chroma planes'), brought up as the RGB path does
-                matte = PlaneMatte(size, uv=self.matte_from_mask(view, small))
+                matte = PlaneMatte(size, uv=self.matte_from_mask(view, small, space))
             return self.effect.apply_planes(frame, matte)
         alpha = self.final_matte(frame, small)
         output = self.effect.apply(frame, alpha)

@@ -13,17 +13,20 @@ from typing import Literal, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-ChannelOrder = Literal["rgb", "bgr"]
+#: The channels of a frame given to `Segmenter.segment`: RGB, BGR (OpenCV's), or limited-range
+#: BT.601 Y, U, V at one size (a yuv420p picture's `half_yuv`), which a model converts only
+#: after shrinking it to its input size.
+ChannelOrder = Literal["rgb", "bgr", "yuv"]
 
 
 @runtime_checkable
 class Segmenter(Protocol):
     """Frame in, soft person mask out.
 
-    `segment` takes an HxWx3 uint8 frame (RGB unless `order="bgr"`) and returns a float32 mask in
-    [0, 1] at the model's resolution, 1 meaning person. Every model subclasses this, so the
-    optional parts have defaults: `stateful` models (recurrent ones) carry state from frame to
-    frame that `reset()` drops at a new shot; `close()` releases the runtime.
+    `segment` takes an HxWx3 uint8 frame (RGB unless `order` says BGR or YUV) and returns a
+    float32 mask in [0, 1] at the model's resolution, 1 meaning person. Every model subclasses
+    this, so the optional parts have defaults: `stateful` models (recurrent ones) carry state
+    from frame to frame that `reset()` drops at a new shot; `close()` releases the runtime.
     """
 
     name: str

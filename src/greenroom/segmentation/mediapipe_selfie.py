@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from greenroom.frames import yuv_to_rgb
 from greenroom.segmentation.base import ChannelOrder, Segmenter, check_frame, default_threads
 from greenroom.segmentation.catalogue import MODELS
 from greenroom.segmentation.native_log import quiet_native_info
@@ -133,6 +134,8 @@ class MediaPipeSelfieSegmenter(Segmenter):
         )
         if order == "bgr":
             small = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        elif order == "yuv":  # converted at the model's size: a fraction of the frame's cost
+            small = yuv_to_rgb(small)
         np.multiply(small, np.float32(1.0 / 255.0), out=self._tensor[0], casting="unsafe")
         self._interpreter.set_tensor(self._input_index, self._tensor)
         self._interpreter.invoke()

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from greenroom.errors import GreenroomError
+from greenroom.frames import yuv_to_rgb
 from greenroom.segmentation.backends import onnx_session
 from greenroom.segmentation.base import ChannelOrder, Segmenter, check_frame
 
@@ -110,6 +111,8 @@ class RecurrentMattingSegmenter(Segmenter):
         )
         if order == "bgr":
             small = small[:, :, ::-1]
+        elif order == "yuv":  # converted at the model's size
+            small = yuv_to_rgb(small)
         src = (small.transpose(2, 0, 1)[None].astype(np.float32) / np.float32(255)).astype(
             self._dtype, copy=False
         )

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from greenroom.errors import InputError
+from greenroom.frames import yuv_to_rgb
 from greenroom.segmentation.base import ChannelOrder
 
 Layout = Literal["nhwc", "nchw"]
@@ -154,6 +155,8 @@ class Preprocessor:
         spec = self.spec
         width, height = spec.size_for(frame.shape[1], frame.shape[0])
         small = cv2.resize(frame, (width, height), interpolation=self._interpolation)
+        if order == "yuv":  # converted at the model's size
+            small, order = yuv_to_rgb(small), "rgb"
         if order != spec.channels:
             small = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)  # the same swap either way
         if self._hwc.shape[:2] != (height, width):  # keep_aspect: a frame of another shape
