@@ -43,11 +43,11 @@ class I420:
     and height (the format of most H.264, H.265, VP9 and AV1 video, and of WebRTC).
 
     Keeping decoded frames in this format avoids converting every whole frame to RGB and back:
-    the engine composites plane by plane (`Effect.apply_planes`) and reads RGB only at a size the
-    model and the matte need (`half_rgb`). The planes may be views into a decoded `av.VideoFrame`
-    (`from_video_frame`: no copy) or into a frame made for the encoder (`blank`: the result is
-    encoded without a copy either); rows may be padded (strided views). Width and height are
-    even.
+    the engine composites plane by plane (`Effect.apply_planes`), and the model and the matte
+    read a half-size view (`half_yuv`, or `half_rgb` for RGB readers). The planes may be views
+    into a decoded `av.VideoFrame` (`from_video_frame`: no copy) or into a frame made for the
+    encoder (`blank`: the result is encoded without a copy either); rows may be padded (strided
+    views). Width and height are even.
     """
 
     def __init__(self, y: np.ndarray, u: np.ndarray, v: np.ndarray,
