@@ -38,6 +38,15 @@ def yuv_to_rgb(image: np.ndarray) -> np.ndarray:
     return cv2.transform(image, _YUV_TO_RGB)
 
 
+def plane_views(frame: av.VideoFrame) -> list[np.ndarray]:
+    """Each plane of an 8-bit planar `av.VideoFrame` as a uint8 view (no copy; rows may be
+    padded, so the views are strided): yuv420p, and the full-range yuvj formats a JPEG gives."""
+    return [
+        np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height, : plane.width]
+        for plane in frame.planes
+    ]
+
+
 class I420:
     """A picture in the codec's own format: yuv420p, a Y plane and U and V planes at half width
     and height (the format of most H.264, H.265, VP9 and AV1 video, and of WebRTC).
@@ -92,12 +101,7 @@ class I420:
     def from_video_frame(cls, frame: av.VideoFrame) -> I420:
         """Views into a yuv420p `av.VideoFrame`'s planes, which it keeps alive. Treat them as
         read-only: a decoder may still use the frame as a reference."""
-        planes = [
-            np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height,
-                                                                        : plane.width]
-            for plane in frame.planes
-        ]
-        return cls(*planes, frame=frame)
+        return cls(*plane_views(frame), frame=frame)
 
     @classmethod
     def blank(cls, width: int, height: int) -> I420:

@@ -13,6 +13,7 @@ between that keeps soft hair edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import cv2
@@ -132,6 +133,7 @@ class GuidedRefiner:
         return box(cv2.merge([ar, ag, ab])), box(b)
 
 
+@cache  # a constant per (eps, space): not a 3x3 inverse every frame
 def regulariser(eps: float, space: GuideSpace = "rgb") -> tuple[float, ...]:
     """The covariance regulariser, upper triangle (rr, rg, rb, gg, gb, bb), for a guide in
     `space` that gives the RGB filter's result.

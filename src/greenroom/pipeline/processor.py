@@ -6,8 +6,6 @@ camera) pay for loading once. It is the unit the streaming pipelines run in thei
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
 from greenroom.compositing import Blur, Effect
@@ -22,6 +20,7 @@ from greenroom.matte import (
     StillnessSkipper,
     TemporalSmoother,
 )
+from greenroom.matte.guided import GuideSpace
 from greenroom.segmentation import Segmenter, load_segmenter, mask_to_frame
 from greenroom.segmentation.base import check_frame
 
@@ -106,7 +105,7 @@ class Processor:
             and self.adjust is None
         )
 
-    def _analysis(self, picture: I420) -> tuple[np.ndarray, Literal["rgb", "yuv"]]:
+    def _analysis(self, picture: I420) -> tuple[np.ndarray, GuideSpace]:
         """What the model and the matte read of a yuv420p frame, and in which colours: the
         half-size picture as Y, U, V when the guided filter works at half size or less anyway
         (720p and up; the model converts its small input to RGB, the filter fits the YUV values
@@ -130,7 +129,7 @@ class Processor:
         between frames through its luma plane, reduced to the size those checks read.
         """
         signal = frame.motion_luma() if isinstance(frame, I420) else frame
-        order: Literal["rgb", "yuv"] = "rgb"
+        order: GuideSpace = "rgb"
         if isinstance(frame, I420):
             frame, order = self._analysis(frame)
         check_frame(frame)
@@ -170,7 +169,7 @@ class Processor:
         self.segmenter.reset()
 
     def matte_from_mask(self, frame: np.ndarray, small: np.ndarray,
-                        space: Literal["rgb", "yuv"] = "rgb") -> np.ndarray:
+                        space: GuideSpace = "rgb") -> np.ndarray:
         """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person.
 
         `space` is the frame's colours: RGB, or Y, U, V (a yuv420p picture's `half_yuv`).

@@ -21,9 +21,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from greenroom.frames import I420
+from greenroom.frames import I420, plane_views
 
-#: The V4L2 formats read as they are: fourcc -> how.
+#: The V4L2 formats (fourcc) read as they are; any other stays with OpenCV's BGR.
 RAW_FORMATS = ("MJPG", "YUYV", "YUY2", "NV12", "YU12", "I420")
 
 
@@ -96,11 +96,7 @@ class RawFrameReader:
         name = frame.format.name
         if name not in ("yuvj420p", "yuvj422p", "yuvj444p"):  # rare: let FFmpeg convert
             return I420.from_video_frame(frame.reformat(format="yuv420p"))
-        y, u, v = (
-            np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: plane.height,
-                                                                        : plane.width]
-            for plane in frame.planes
-        )
+        y, u, v = plane_views(frame)
         out = _new_picture(width, height)
         cv2.LUT(y, LUMA_TABLE, dst=out.y)
         for source, target in ((u, out.u), (v, out.v)):
