@@ -19,15 +19,11 @@ pytest.importorskip("onnxruntime", reason="the head exports to ONNX")
 from greenroom.segmentation import load_segmenter  # noqa: E402
 from greenroom.segmentation.mediapipe_selfie import builtin_model_path  # noqa: E402
 from greenroom.training import data  # noqa: E402
-from greenroom.training.augment import Augment  # noqa: E402
 from greenroom.training.export import export_checkpoint  # noqa: E402
 from greenroom.training.head import HEAD_NETS, SelfieHeadNet  # noqa: E402
-from greenroom.training.loop import TrainConfig, train  # noqa: E402
 from greenroom.training.selfie import TEMPERATURE  # noqa: E402
 from greenroom.training.tflite_graph import TfliteGraph  # noqa: E402
-from tests.conftest import shared_path  # noqa: E402
-
-PLAIN = Augment.without(["flip", "scale", "color", "blur", "background"])
+from tests.training_runs import train_on_four  # noqa: E402
 
 
 def signed(image: np.ndarray) -> torch.Tensor:
@@ -51,13 +47,7 @@ def test_before_training_the_head_net_is_its_base(astronaut_rgb):
 
 
 def test_training_moves_only_the_head_and_the_onnx_export_computes_it(tmp_path):
-    root = shared_path("data", "eg1800-dev")
-    pairs = data.labelled_pairs(root)[:4]
-    subset = data.materialize_split(pairs, tmp_path / "four")
-    config = TrainConfig(out=tmp_path / "run", labelled=[subset], net="greenroom-selfie+head",
-                         width=256, height=256, epochs=3, batch=4, lr=3e-3, val_fraction=0.0,
-                         steps_per_epoch=2, seed=0, threads=2, device="cpu", augment=PLAIN)
-    result = train(config, log=lambda _: None)
+    result, pairs = train_on_four(tmp_path, "greenroom-selfie+head", epochs=3, lr=3e-3)
     losses = [row["train_loss"] for row in result["history"]]
     assert losses[-1] < losses[0], losses
     state = torch.load(tmp_path / "run" / "best.pt", weights_only=False)["model"]

@@ -21,14 +21,11 @@ torch = pytest.importorskip(
 from greenroom.segmentation import load_segmenter  # noqa: E402
 from greenroom.segmentation.mediapipe_selfie import VARIANTS, builtin_model_path  # noqa: E402
 from greenroom.training import data  # noqa: E402
-from greenroom.training.augment import Augment  # noqa: E402
 from greenroom.training.export import export_checkpoint  # noqa: E402
-from greenroom.training.loop import TrainConfig, frozen_copy, keep_loss, train  # noqa: E402
+from greenroom.training.loop import TrainConfig, frozen_copy, keep_loss  # noqa: E402
 from greenroom.training.selfie import TEMPERATURE, SelfieNet  # noqa: E402
 from greenroom.training.tflite_graph import TfliteGraph, same_padding  # noqa: E402
-from tests.conftest import shared_path  # noqa: E402
-
-PLAIN = Augment.without(["flip", "scale", "color", "blur", "background"])
+from tests.training_runs import train_on_four  # noqa: E402
 
 
 def litert_output(path: Path, tensor: np.ndarray) -> np.ndarray:
@@ -94,13 +91,7 @@ def test_trained_weights_written_back_run_in_litert_as_in_torch(tmp_path, astron
 
 
 def test_fine_tuning_lowers_the_loss_on_real_portraits_and_exports_a_tflite(tmp_path):
-    root = shared_path("data", "eg1800-dev")
-    pairs = data.labelled_pairs(root)[:4]
-    subset = data.materialize_split(pairs, tmp_path / "four")
-    config = TrainConfig(out=tmp_path / "run", labelled=[subset], net="selfie-general",
-                         width=256, height=256, epochs=4, batch=4, lr=1e-3, val_fraction=0.0,
-                         steps_per_epoch=2, seed=0, threads=2, device="cpu", augment=PLAIN)
-    result = train(config, log=lambda _: None)
+    result, pairs = train_on_four(tmp_path, "selfie-general", epochs=4, lr=1e-3)
     losses = [row["train_loss"] for row in result["history"]]
     assert losses[-1] < losses[0] * 0.9, losses
     model = export_checkpoint(tmp_path / "run" / "best.pt", tmp_path / "tuned.onnx", "tuned")
