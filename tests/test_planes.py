@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from greenroom.compositing import Blur, ColorBackground, ImageBackground, cover_resize
-from greenroom.compositing.resample import halve
+from greenroom.compositing.resample import halve, upscale
 from greenroom.frames import I420, Frame
 from greenroom.jobs.convert import convert_video
 from greenroom.matte import MatteAdjust
@@ -84,6 +84,29 @@ def test_reduced_luma_is_computed_once_and_sized_for_the_motion_checks(astronaut
     assert I420.from_rgb(cv2.resize(astronaut_rgb, (1920, 1080))).motion_luma().shape == (270, 480)
     small = I420.from_rgb(cv2.resize(astronaut_rgb, (320, 240)))
     assert small.motion_luma() is small.y
+
+
+@pytest.mark.parametrize("shape, size", [
+    ((360, 640), (1280, 720)), ((180, 320, 3), (1280, 720)), ((135, 241), (963, 541)),
+])
+def test_upscale_samples_where_resize_does(astronaut_rgb, shape, size):
+    """The fast uint8 enlargement (warpAffine) lands on cv2.resize's pixel centres: within one
+    level everywhere, borders included, and it writes into a given plane in place."""
+    gray = cv2.cvtColor(astronaut_rgb, cv2.COLOR_RGB2GRAY)
+    image = cv2.resize(astronaut_rgb if len(shape) == 3 else gray, shape[1::-1],
+                       interpolation=cv2.INTER_AREA)
+    expected = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR).astype(int)
+    difference = np.abs(upscale(image, size).astype(int) - expected)
+    assert difference.max() <= 1 and difference.mean() < 0.2
+    # half a pixel off would move every edge: the astronaut has plenty of them
+    shifted = cv2.warpAffine(image, np.float64([[size[0] / shape[1], 0, 0],
+                                                [0, size[1] / shape[0], 0]]), size)
+    assert np.abs(shifted.astype(int) - expected).mean() > 1.0
+    target = np.zeros(expected.shape, np.uint8)
+    upscale(image, size, dst=target)
+    assert np.abs(target.astype(int) - expected).max() <= 1
+    floats = image.astype(np.float32)
+    assert np.array_equal(upscale(floats, size), cv2.resize(floats, size))
 
 
 @pytest.mark.parametrize("name", list(EFFECTS))

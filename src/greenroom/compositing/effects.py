@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from greenroom.compositing import edges
-from greenroom.compositing.resample import halve
+from greenroom.compositing.resample import halve, upscale
 from greenroom.frames import I420
 
 #: Default blur strength: Gaussian sigma in pixels of a 720-pixel-tall frame.
@@ -89,7 +89,7 @@ class PlaneMatte:
             if self._y is not None:
                 self._y8 = alpha_to_uint8(self._y)
             else:  # brought up in uint8: a quarter of the memory of a float matte
-                self._y8 = cv2.resize(self.uv8, self.size, interpolation=cv2.INTER_LINEAR)
+                self._y8 = upscale(self.uv8, self.size)
         return self._y8
 
 
@@ -205,7 +205,7 @@ class Blur(BackgroundEffect):
             return frame
         times = self._halvings(sigma)
         blurred = self._blur_small(halve(frame, times), halve(alpha, times), sigma / (1 << times))
-        return cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR)
+        return upscale(blurred, (width, height))
 
     def _halvings(self, sigma: float) -> int:
         """How often to halve before blurring with `sigma` (in full-size pixels)."""
@@ -251,7 +251,7 @@ class Blur(BackgroundEffect):
                            halve(picture.v, times - 1)])
         blurred = self._blur_small(small, halve(matte.uv, times - 1), sigma / (1 << times))
         for plane, target in zip(cv2.split(blurred), out.planes(), strict=True):
-            cv2.resize(plane, target.shape[::-1], dst=target, interpolation=cv2.INTER_LINEAR)
+            upscale(plane, target.shape[::-1], dst=target)
         return out
 
 
