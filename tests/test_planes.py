@@ -18,7 +18,7 @@ from greenroom.compositing import Blur, ColorBackground, ImageBackground, cover_
 from greenroom.compositing.resample import halve, upscale
 from greenroom.frames import I420, Frame
 from greenroom.jobs.convert import convert_video
-from greenroom.matte import MatteAdjust
+from greenroom.matte import GuidedRefiner, MatteAdjust
 from greenroom.pipeline import Processor
 from greenroom.samples import rocket
 from greenroom.sinks.video import VideoFileSink
@@ -277,3 +277,58 @@ def test_every_model_kind_reads_yuv_at_its_own_size(astronaut_rgb):
     got, want = prep(picture.half_yuv(), "yuv"), prep(picture.half_rgb(), "rgb")
     assert got.shape == want.shape
     assert np.abs(got - want).max() <= 2.5 / 255 * np.abs(want).max() + 1e-6
+
+
+def _without_boxes(monkeypatch):
+    """Make the guided filter work out every pixel, as before boxes (the reference)."""
+    guided = sys.modules[GuidedRefiner.__module__]
+    monkeypatch.setattr(guided, "_settled", lambda a, b, size: None)
+
+
+def test_the_matte_is_only_worked_out_around_the_person_and_is_the_same(dancer, monkeypatch):
+    """The guided filter computes its fine grid only in the box around the person's outline,
+    and the planes are only blended there: on the dancer (a small figure in a wide frame) the
+    box is well under the frame, and the matte and the composite are bit for bit what the
+    whole-frame computation gives."""
+    fast = Processor(Blur(), model="auto", temporal=True)
+    mattes, pictures, fractions = [], [], []
+    for decoded in dancer[::5]:
+        picture = I420.from_video_frame(decoded)
+        view, space = fast._analysis(picture)
+        small = fast.segment(picture)
+        alpha, box = fast.refiner.refine_boxed(view, small, space)
+        assert box is not None
+        x0, y0, x1, y1 = box
+        outside = alpha.copy()
+        outside[y0:y1, x0:x1] = 0
+        assert not outside.any()
+        fractions.append((x1 - x0) * (y1 - y0) / alpha.size)
+        mattes.append((view, small, space, alpha))
+        pictures.append((picture, small, fast.composite(picture, small)))
+    assert max(fractions) < 0.6, fractions
+    _without_boxes(monkeypatch)
+    reference = Processor(Blur(), model="auto", temporal=True)
+    for view, small, space, alpha in mattes:
+        whole, box = reference.refiner.refine_boxed(view, small, space)
+        assert box is None and np.array_equal(whole, alpha)
+    for picture, small, composite in pictures:
+        assert np.array_equal(reference.composite(picture, small).data, composite.data)
+
+
+@pytest.mark.parametrize("case", ["nobody", "everybody", "a hole"])
+def test_the_box_is_only_used_when_all_around_it_is_background(astronaut_rgb, case,
+                                                                   monkeypatch):
+    """No person: nothing to work out (an empty box, all background). A person everywhere, or
+    all but a hole in the middle: no box, since outside the hole's box it is person, not 0."""
+    view = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720))).half_yuv()
+    mask = np.zeros((144, 256), np.float32)
+    if case != "nobody":
+        mask[...] = 1
+    if case == "a hole":
+        mask[60:90, 110:150] = 0
+    refiner = GuidedRefiner()
+    alpha, box = refiner.refine_boxed(view, mask, "yuv")
+    assert box == ((0, 0, 0, 0) if case == "nobody" else None)
+    _without_boxes(monkeypatch)
+    assert np.array_equal(refiner.refine(view, mask, "yuv"), alpha)
+    assert alpha.max() == (0.0 if case == "nobody" else 1.0)

@@ -19,6 +19,9 @@ import numpy as np
 if TYPE_CHECKING:
     import av
 
+#: A rectangle of an image, (x0, y0, x1, y1): columns x0..x1-1, rows y0..y1-1.
+Box = tuple[int, int, int, int]
+
 #: yuv420p (BT.601, limited range, as OpenCV's I420 conversions) to RGB, for `cv2.transform`
 #: on a 4:4:4 (Y, U, V) image: R, G, B rows over (Y, U, V, 1).
 _YUV_TO_RGB = np.array(

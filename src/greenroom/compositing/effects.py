@@ -16,7 +16,7 @@ import numpy as np
 
 from greenroom.compositing import edges
 from greenroom.compositing.resample import halve, upscale
-from greenroom.frames import I420
+from greenroom.frames import I420, Box
 
 #: Default blur strength: Gaussian sigma in pixels of a 720-pixel-tall frame.
 DEFAULT_BLUR = 15.0
@@ -51,17 +51,33 @@ class PlaneMatte:
 
     It is formed at the chroma planes' size (`uv`, half width and height: where the guided
     filter works anyway) or at the picture's (`full`, small frames). Blending takes uint8
-    (`y8`, `uv8`), the edge work float (`y`, `uv`).
+    (`y8`, `uv8`), the edge work float (`y`, `uv`). `box` (x0, y0, x1, y1, in `uv`'s pixels)
+    says the matte is 0 outside it, all background there: the Y matte is then only brought
+    up, and the planes only blended, inside it (`box_of`).
     """
 
     def __init__(self, size: tuple[int, int], uv: np.ndarray | None = None,
-                 full: np.ndarray | None = None) -> None:
+                 full: np.ndarray | None = None, box: Box | None = None) -> None:
         if (uv is None) == (full is None):
             raise ValueError("give the matte at one size: uv or full")
+        if box is not None and uv is None:
+            raise ValueError("a box goes with a matte formed at the chroma planes' size")
         self.size = size  # (width, height) of the picture
         self._uv, self._y = uv, full
+        self.box = box
         self._uv8: np.ndarray | None = None
         self._y8: np.ndarray | None = None
+
+    def box_of(self, luma: bool) -> Box | None:
+        """Where the Y (`luma`) or a chroma plane needs blending; None for all of it. The Y box
+        is the chroma box doubled and one chroma pixel wider each side, as far as the
+        bilinear enlargement reads."""
+        if self.box is None or not luma:
+            return self.box
+        x0, y0, x1, y1 = self.box
+        width, height = self.size
+        return (max(0, 2 * x0 - 2), max(0, 2 * y0 - 2), min(width, 2 * x1 + 2),
+                min(height, 2 * y1 + 2))
 
     @property
     def uv(self) -> np.ndarray:
@@ -86,10 +102,15 @@ class PlaneMatte:
     @property
     def y8(self) -> np.ndarray:
         if self._y8 is None:
+            box = self.box_of(luma=True)
             if self._y is not None:
                 self._y8 = alpha_to_uint8(self._y)
-            else:  # brought up in uint8: a quarter of the memory of a float matte
+            elif box is None:  # brought up in uint8: a quarter of the memory of a float matte
                 self._y8 = upscale(self.uv8, self.size)
+            else:
+                self._y8 = np.zeros(self.size[::-1], np.uint8)
+                x0, y0, x1, y1 = box
+                upscale(self.uv8, self.size, dst=self._y8[y0:y1, x0:x1], window=box)
         return self._y8
 
 
@@ -171,7 +192,15 @@ class BackgroundEffect(Effect):
             luma = index == 0
             alpha = (matte.y if luma else matte.uv) if self.clean_edges or self.light_wrap else None
             person = edges.clean_edge_colors(plane, alpha) if self.clean_edges else plane
-            blend8(person, new, matte.y8 if luma else matte.uv8, out=target)
+            box = matte.box_of(luma)
+            if box is None:
+                blend8(person, new, matte.y8 if luma else matte.uv8, out=target)
+            else:  # all background outside the box
+                x0, y0, x1, y1 = box
+                inside = np.s_[y0:y1, x0:x1]
+                target[...] = new
+                blend8(person[inside], new[inside], (matte.y8 if luma else matte.uv8)[inside],
+                       out=target[inside])
             if self.light_wrap > 0:
                 target[...] = edges.light_wrap(target, new, alpha, self.light_wrap,
                                                2 if luma else 1)

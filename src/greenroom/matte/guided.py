@@ -19,10 +19,14 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from greenroom.compositing.resample import halve, levels_to
-from greenroom.frames import YUV_TO_RGB_LINEAR
+from greenroom.compositing.resample import halve, levels_to, upscale
+from greenroom.frames import YUV_TO_RGB_LINEAR, Box
 
 GuideSpace = Literal["rgb", "yuv"]
+
+#: How far beyond the band's ends a coarse cell's value range must lie to count as settled:
+#: far above float32 rounding of the fine grid's arithmetic, so a settled pixel is exactly 0 or 1.
+SETTLED_MARGIN = 1e-2
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,20 @@ class GuidedRefiner:
         same function in any linearly related colour space once the regulariser is carried over
         too (see `regulariser`). Only where the RGB would clip does it differ.
         """
+        return self.refine_boxed(frame, mask, space)[0]
+
+    def refine_boxed(self, frame: np.ndarray, mask: np.ndarray,
+                     space: GuideSpace = "rgb") -> tuple[np.ndarray, Box | None]:
+        """`refine`, and the box (x0, y0, x1, y1) outside which the alpha is exactly 0 (None
+        when there is no such box short of the whole frame).
+
+        The linear model is only worked out on the fine grid inside the box around the
+        person's outline; elsewhere its value is known from the coarse grid alone (see
+        `_settled`), so the cost follows the person's size rather than the frame's: a small
+        figure in a wide shot saves most, a close-up that fills the frame little or nothing.
+        Inside the box the arithmetic is the same, so the alpha is the same as computed
+        everywhere.
+        """
         p = self.params
         height, width = frame.shape[:2]
         fine_times = levels_to(height, p.fine_height)
@@ -75,18 +93,33 @@ class GuidedRefiner:
         a *= scale / np.float32(255)  # also takes the guide's 1/255: uint8 pixels used as is
         b = (b - np.float32(p.low)) * scale
         fh, fw = fine.shape[:2]
-        # q = a . I + b on the fine grid. (a and b stay separate arrays: slicing them out of one
-        # 4-channel image would cost a strided numpy copy, 1.7 ms at 640x360.)
-        a = cv2.resize(a, (fw, fh), interpolation=cv2.INTER_LINEAR)
-        b = cv2.resize(b, (fw, fh), interpolation=cv2.INTER_LINEAR)
-        products = cv2.multiply(a, fine, dtype=cv2.CV_32F)
-        alpha = cv2.transform(products, np.ones((1, 3), np.float32))
-        alpha += b
-        cv2.threshold(alpha, 1.0, 1.0, cv2.THRESH_TRUNC, dst=alpha)  # clip to [0, 1] in place
-        cv2.threshold(alpha, 0.0, 0.0, cv2.THRESH_TOZERO, dst=alpha)
+        box = _settled(a, b, (fw, fh))
+        if box is None:  # the whole fine grid
+            x0, y0, x1, y1 = 0, 0, fw, fh
+            alpha = np.empty((fh, fw), np.float32)
+        else:
+            x0, y0, x1, y1 = box
+            alpha = np.zeros((fh, fw), np.float32)
+        if x1 > x0 and y1 > y0:
+            # q = a . I + b on the fine grid. (a and b stay separate arrays: slicing them out of
+            # one 4-channel image would cost a strided numpy copy, 1.7 ms at 640x360.)
+            window = (x0, y0, x1, y1)
+            a = upscale(a, (fw, fh), window=window)
+            b = upscale(b, (fw, fh), window=window)
+            products = cv2.multiply(a, fine[y0:y1, x0:x1], dtype=cv2.CV_32F)
+            inside = cv2.transform(products, np.ones((1, 3), np.float32))
+            inside += b
+            cv2.threshold(inside, 1.0, 1.0, cv2.THRESH_TRUNC, dst=inside)  # clip to [0, 1]
+            cv2.threshold(inside, 0.0, 0.0, cv2.THRESH_TOZERO, dst=inside)
+            alpha[y0:y1, x0:x1] = inside
         if (fh, fw) != (height, width):
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-        return alpha
+            if box is not None:  # one fine pixel more each side: bilinear reads its neighbours
+                sx, sy = width / fw, height / fh
+                box = (max(0, int((x0 - 1) * sx)), max(0, int((y0 - 1) * sy)),
+                       min(width, int(np.ceil((x1 + 1) * sx))),
+                       min(height, int(np.ceil((y1 + 1) * sy))))
+        return alpha, box
 
     @staticmethod
     def _coefficients(
@@ -147,3 +180,41 @@ def regulariser(eps: float, space: GuideSpace = "rgb") -> tuple[float, ...]:
     m = YUV_TO_RGB_LINEAR
     e = eps * np.linalg.inv(m.T @ m)
     return (e[0, 0], e[0, 1], e[0, 2], e[1, 1], e[1, 2], e[2, 2])
+
+
+def _settled(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> Box | None:
+    """Where the fine grid's alpha is already known: the box outside which it is exactly 0,
+    or None if there is none short of the whole grid.
+
+    Over any uint8 colour I, q = a . I + b lies between b + 255 sum(min(a, 0)) and
+    b + 255 sum(max(a, 0)); a coarse cell whose range is all below the band is background for
+    every colour, all above it person. A fine pixel's a and b are bilinear mixes of its
+    nearest coarse cells, so its q lies in the same range when those cells all agree: a cell
+    counts as settled when it and its eight neighbours are. Away from the person's outline
+    a ~ 0 and every cell is settled, so the box is the outline's bounding box (plus a fine
+    pixel of margin).
+    """
+    spread = a * np.float32(255)
+    total = np.ones((1, 3), np.float32)  # cv2.transform sums the channels (numpy's sum is slow)
+    high = cv2.transform(cv2.max(spread, 0.0), total) + b
+    low = cv2.transform(cv2.min(spread, 0.0), total) + b
+    kernel = np.ones((3, 3), np.uint8)
+    background = cv2.erode((high < -SETTLED_MARGIN).view(np.uint8), kernel,
+                           borderType=cv2.BORDER_REPLICATE)
+    person = cv2.erode((low > 1 + SETTLED_MARGIN).view(np.uint8), kernel,
+                       borderType=cv2.BORDER_REPLICATE)
+    open_cells = cv2.findNonZero(cv2.bitwise_xor(cv2.bitwise_or(background, person), 1))
+    people = cv2.countNonZero(person)
+    if open_cells is None:  # nothing left to work out: all background, or all person
+        return (0, 0, 0, 0) if people == 0 else None
+    if people:
+        x, y, w, h = cv2.boundingRect(open_cells)
+        if cv2.countNonZero(person[y : y + h, x : x + w]) != people:
+            return None  # settled person outside the box: the surround is not all 0
+    x, y, w, h = cv2.boundingRect(open_cells)
+    ch, cw = b.shape
+    sx, sy = size[0] / cw, size[1] / ch
+    box = (max(0, int(x * sx) - 1), max(0, int(y * sy) - 1),
+           min(size[0], int(np.ceil((x + w) * sx)) + 1),
+           min(size[1], int(np.ceil((y + h) * sy)) + 1))
+    return None if box == (0, 0, size[0], size[1]) else box

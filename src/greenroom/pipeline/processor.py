@@ -12,7 +12,7 @@ from greenroom.compositing import Blur, Effect
 from greenroom.compositing.effects import PlaneMatte
 from greenroom.compositing.framing import AutoFramer
 from greenroom.enhance.lowlight import LowLightEnhancer
-from greenroom.frames import I420
+from greenroom.frames import I420, Box
 from greenroom.matte import (
     GuidedRefiner,
     MatteAdjust,
@@ -88,7 +88,8 @@ class Processor:
         self.framer = AutoFramer() if framing is True else (framing or None)
         self.enhancer = enhancer
         self._last_mask: np.ndarray | None = None
-        self._refined: tuple[np.ndarray, np.ndarray] | None = None  # (mask, its refined matte)
+        # (mask, its refined matte, the box outside which that is 0)
+        self._refined: tuple[np.ndarray, np.ndarray, Box | None] | None = None
 
     @property
     def takes_planes(self) -> bool:
@@ -173,20 +174,26 @@ class Processor:
         """Bring a model-resolution mask to the frame's size: float32 in [0, 1], 1 = person.
 
         `space` is the frame's colours: RGB, or Y, U, V (a yuv420p picture's `half_yuv`).
+        """
+        return self._matte_and_box(frame, small, space)[0]
+
+    def _matte_and_box(self, frame: np.ndarray, small: np.ndarray,
+                       space: GuideSpace) -> tuple[np.ndarray, Box | None]:
+        """`matte_from_mask`, and the box outside which the matte is 0 (None: not known).
 
         When the still-frame skipper handed back the very same mask as last time, the matte
         refined from it is reused as well: nothing moved, so refinement would redo the same work.
         """
         size = (frame.shape[1], frame.shape[0])
         if self.refiner is None:
-            return mask_to_frame(small, size)
+            return mask_to_frame(small, size), None
         cached = self._refined
         if cached is not None and cached[0] is small and cached[1].shape == frame.shape[:2]:
-            return cached[1]
-        alpha = self.refiner.refine(frame, small, space)
+            return cached[1], cached[2]
+        alpha, box = self.refiner.refine_boxed(frame, small, space)
         if self.skipper is not None:
-            self._refined = (small, alpha)
-        return alpha
+            self._refined = (small, alpha, box)
+        return alpha, box
 
     def final_matte(self, frame: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The frame-sized matte with the user's adjustments, what the effect receives."""
@@ -207,7 +214,8 @@ class Processor:
             if view.shape[0] == frame.height:  # a small frame, read whole
                 matte = PlaneMatte(size, full=self.matte_from_mask(view, small, space))
             else:  # formed at half size (the chroma planes'), brought up as the RGB path does
-                matte = PlaneMatte(size, uv=self.matte_from_mask(view, small, space))
+                alpha, box = self._matte_and_box(view, small, space)
+                matte = PlaneMatte(size, uv=alpha, box=box)
             return self.effect.apply_planes(frame, matte)
         alpha = self.final_matte(frame, small)
         output = self.effect.apply(frame, alpha)
