@@ -192,15 +192,14 @@ class BackgroundEffect(Effect):
             luma = index == 0
             alpha = (matte.y if luma else matte.uv) if self.clean_edges or self.light_wrap else None
             person = edges.clean_edge_colors(plane, alpha) if self.clean_edges else plane
-            box = matte.box_of(luma)
+            weights, box = matte.y8 if luma else matte.uv8, matte.box_of(luma)
             if box is None:
-                blend8(person, new, matte.y8 if luma else matte.uv8, out=target)
+                blend8(person, new, weights, out=target)
             else:  # all background outside the box
                 x0, y0, x1, y1 = box
                 inside = np.s_[y0:y1, x0:x1]
                 target[...] = new
-                blend8(person[inside], new[inside], (matte.y8 if luma else matte.uv8)[inside],
-                       out=target[inside])
+                blend8(person[inside], new[inside], weights[inside], out=target[inside])
             if self.light_wrap > 0:
                 target[...] = edges.light_wrap(target, new, alpha, self.light_wrap,
                                                2 if luma else 1)

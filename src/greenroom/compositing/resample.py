@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from greenroom.frames import Box
+
 
 def halve(image: np.ndarray, times: int) -> np.ndarray:
     """Downscale by 2**times with area averaging, one halving at a time.
@@ -21,7 +23,7 @@ def halve(image: np.ndarray, times: int) -> np.ndarray:
 
 
 def upscale(image: np.ndarray, size: tuple[int, int], dst: np.ndarray | None = None,
-            window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+            window: Box | None = None) -> np.ndarray:
     """Bilinear enlargement to `size` = (width, height), pixel centres aligned as `cv2.resize`'s.
 
     `window` = (x0, y0, x1, y1) makes only that part of the enlarged image (the same values).

@@ -207,11 +207,9 @@ def _settled(a: np.ndarray, b: np.ndarray, size: tuple[int, int]) -> Box | None:
     people = cv2.countNonZero(person)
     if open_cells is None:  # nothing left to work out: all background, or all person
         return (0, 0, 0, 0) if people == 0 else None
-    if people:
-        x, y, w, h = cv2.boundingRect(open_cells)
-        if cv2.countNonZero(person[y : y + h, x : x + w]) != people:
-            return None  # settled person outside the box: the surround is not all 0
     x, y, w, h = cv2.boundingRect(open_cells)
+    if people and cv2.countNonZero(person[y : y + h, x : x + w]) != people:
+        return None  # settled person outside the box: the surround is not all 0
     ch, cw = b.shape
     sx, sy = size[0] / cw, size[1] / ch
     box = (max(0, int(x * sx) - 1), max(0, int(y * sy) - 1),
