@@ -315,6 +315,22 @@ def test_the_matte_is_only_worked_out_around_the_person_and_is_the_same(dancer, 
         assert np.array_equal(reference.composite(picture, small).data, composite.data)
 
 
+def test_the_blur_is_composited_into_its_own_background_with_the_same_result(dancer,
+                                                                             monkeypatch):
+    """Blur makes a new background picture each frame and blends the person into it, saving
+    a frame copy: the result is the same as blending into a copy, and the frame is untouched."""
+    processor = Processor(Blur(), model="auto")
+    for decoded in dancer[::5]:
+        picture = I420.from_video_frame(decoded)
+        before = picture.data.copy()
+        small = processor.segment(picture)
+        got = processor.composite(picture, small)
+        assert np.array_equal(picture.data, before)
+        with monkeypatch.context() as patch:
+            patch.setattr(Blur, "fresh_background", False)
+            assert np.array_equal(processor.composite(picture, small).data, got.data)
+
+
 @pytest.mark.parametrize("case", ["nobody", "everybody", "a hole"])
 def test_the_box_is_only_used_when_all_around_it_is_background(astronaut_rgb, case,
                                                                    monkeypatch):

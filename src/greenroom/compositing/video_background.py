@@ -46,6 +46,8 @@ class VideoBackground(BackgroundEffect):
         height, width = frame.shape[:2]
         return cover_resize(self._next_image(), width, height)
 
+    fresh_background = True  # each frame's picture is converted anew
+
     def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
         return I420.from_rgb(self.background(picture.y, matte.uv))  # the size is enough
 
