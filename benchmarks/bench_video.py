@@ -69,6 +69,7 @@ from greenroom.pipeline.stream import StreamPipeline  # noqa: E402
 from greenroom.samples import astronaut, rocket  # noqa: E402
 from greenroom.sinks.virtualcam import VirtualCameraSink  # noqa: E402
 from greenroom.sources.live_file import LiveFileSource  # noqa: E402
+from greenroom.sources.video import VideoFileSource  # noqa: E402
 from greenroom.testing import FakeVirtualCamera, ListSink  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -479,6 +480,8 @@ class LiveResult:
     faults: int  # minor page faults during the pipeline run
     stages: dict[str, float]
     nets: list[float] = field(default_factory=list)  # net CPU of every run the median is of
+    alone_ms: float = 0.0  # CPU ms per frame of the processor alone, frames back to back
+    paced_ms: float = 0.0  # the same, each frame started at its time at 30 fps
 
     @property
     def fps(self) -> float:
@@ -512,6 +515,7 @@ def run_live(processor: Processor, clip: Path, seconds: float) -> LiveResult:
             break
     wall_alone, cpu_alone, _ = meter.read()
     alone.close()
+    alone_ms, paced_ms = processor_alone(processor, clip)
     return LiveResult(
         seconds=stats.elapsed,
         frames_in=stats.frames_in,
@@ -524,7 +528,33 @@ def run_live(processor: Processor, clip: Path, seconds: float) -> LiveResult:
         others=others,
         faults=faults,
         stages={name: series.mean_ms for name, series in stats.stages.items()},
+        alone_ms=alone_ms,
+        paced_ms=paced_ms,
     )
+
+
+def processor_alone(processor: Processor, clip: Path, frames: int = 150) -> tuple[float, float]:
+    """CPU ms per frame of the processor alone (segment + composite, one thread) on decoded
+    frames: back to back, then each frame started at its time at the clip's rate.
+
+    The same work costs more CPU when it waits for each frame, as live work does, than when it
+    runs frame after frame (the cores idle in between and start each frame cold); the two
+    figures say how much of the live net CPU is that.
+    """
+    with VideoFileSource(clip, planar=True) as source:
+        pictures = [frame.image for _, frame in zip(range(frames), source, strict=False)]
+    results = []
+    for paced in (False, True):
+        processor.reset()
+        started, cpu = time.perf_counter(), time.process_time()
+        for index, picture in enumerate(pictures):
+            if paced:
+                delay = started + index / FPS - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            processor.composite(picture, processor.segment(picture))
+        results.append(1000 * (time.process_time() - cpu) / len(pictures))
+    return results[0], results[1]
 
 
 # -- 6. memory -----------------------------------------------------------------------------------
@@ -739,6 +769,9 @@ def live_table(live: LiveResult, default: LiveResult | None = None) -> list[str]
         row("net CPU of each run (the median's run is reported)",
             lambda r: ", ".join(f"{net:.0f}%" for net in r.nets) or "one run"),
         row("mean wall ms per stage", stages),
+        row("net CPU per frame", lambda r: f"{r.cpu_net * 10 / FPS:.1f} ms"),
+        row("the processor alone, one thread: CPU ms per frame back to back / paced at "
+            f"{FPS} fps", lambda r: f"{r.alone_ms:.1f} / {r.paced_ms:.1f} ms"),
         row("minor page faults per frame", lambda r: f"{r.faults / max(r.frames_in, 1):.0f}"),
         row("others' load during the run", lambda r: f"{r.others:.2f} cores"),
         "",
@@ -1119,6 +1152,11 @@ output callback as `--duration` does.
   in for a camera, which delivers decoded frames almost for free); *net* = gross - source.
   With `--repeat N`, each setting runs N times, interleaved with the other, and the run with
   the median net CPU is reported; the net CPU of every run is listed beside it.
+- *the processor alone*: the same processor's `segment` + `composite` in one thread on the
+  clip's first 150 frames, decoded beforehand: back to back, then each frame started at its
+  time at 30 fps with sleeps between. The paced figure is what the same work costs when the
+  cores idle between frames, as they do live; the gap between the two is the machine's, not
+  the pipeline's.
 
 **Memory** (a fresh process): `LiveFileSource(loop=True, realtime=False)` over a 90-frame
 640x360 clip, reopened at every loop, through `StreamPipeline(live=False)` so that every frame
