@@ -263,17 +263,20 @@ class Blur(BackgroundEffect):
         channels = edges.channels_of(small)
         weight = cv2.subtract(1.0, alpha)
         pixels = small.astype(np.float32)
-        weighted = cv2.multiply(pixels, edges.spread(weight, channels))
+        # The weighted pixels and their weight as one image (4 channels for RGB or YUV, which
+        # OpenCV's area halving and Gaussian take on fast paths that 3 channels miss).
+        both = cv2.merge([cv2.multiply(pixels, edges.spread(weight, channels)), weight])
         if more:  # average the weighted pixels and their weights, block by block
-            weighted, weight = halve(weighted, more), halve(weight, more)
+            both = halve(both, more)
             pixels = halve(small, more).astype(np.float32)
+        *weighted, weight = cv2.split(cv2.GaussianBlur(both, ksize, sigma))
         # Deep inside the person no background is near and the ratio is 0/0; the small
         # constant `eps` hands over smoothly to the unblurred pixels there, which the person
         # covers anyway (alpha ~ 1), instead of dividing by ~0.
         eps = np.float32(1e-2)
-        numerator = cv2.scaleAdd(pixels, eps, cv2.GaussianBlur(weighted, ksize, sigma))
-        denominator = cv2.GaussianBlur(weight, ksize, sigma) + eps
-        return cv2.convertScaleAbs(cv2.divide(numerator, edges.spread(denominator, channels)))
+        numerator = cv2.scaleAdd(pixels, eps, cv2.merge(weighted))
+        denominator = edges.spread(weight + eps, channels)
+        return cv2.convertScaleAbs(cv2.divide(numerator, denominator))
 
     def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
         """The three planes blurred together: reduced to one size (Y halved once more than U
