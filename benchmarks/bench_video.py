@@ -535,7 +535,7 @@ def run_live(processor: Processor, clip: Path, seconds: float) -> LiveResult:
 
 def processor_alone(processor: Processor, clip: Path, frames: int = 150) -> tuple[float, float]:
     """CPU ms per frame of the processor alone (segment + composite, one thread) on decoded
-    frames: back to back, then each frame started at its time at the clip's rate.
+    frames: back to back, then each frame started at its time at `FPS` (the clip's rate).
 
     The same work costs more CPU when it waits for each frame, as live work does, than when it
     runs frame after frame (the cores idle in between and start each frame cold); the two
@@ -1155,8 +1155,8 @@ output callback as `--duration` does.
 - *the processor alone*: the same processor's `segment` + `composite` in one thread on the
   clip's first 150 frames, decoded beforehand: back to back, then each frame started at its
   time at 30 fps with sleeps between. The paced figure is what the same work costs when the
-  cores idle between frames, as they do live; the gap between the two is the machine's, not
-  the pipeline's.
+  cores idle between frames, as they do live; the gap between the two is what that idling
+  costs on this machine (it varies from run to run, and has come out near zero).
 
 **Memory** (a fresh process): `LiveFileSource(loop=True, realtime=False)` over a 90-frame
 640x360 clip, reopened at every loop, through `StreamPipeline(live=False)` so that every frame

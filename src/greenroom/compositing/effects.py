@@ -164,7 +164,8 @@ class BackgroundEffect(Effect):
     light_wrap: float = 0.0
     planar = True
     #: Whether `background_planes` makes a new picture each call (not one kept between frames),
-    #: so that the composite can be written into it instead of into a copy.
+    #: so that the composite can be written into it instead of into a copy. Handing back the
+    #: frame itself (a blur too faint to take) is allowed: that one is never written.
     fresh_background: bool = False
 
     @abstractmethod
@@ -188,7 +189,8 @@ class BackgroundEffect(Effect):
         wrap) is linear in the colour, so the planes need no RGB. U and V use the half-size
         matte, and blurs there run one halving less so that they cover the same area."""
         background = self.background_planes(picture, matte)
-        # Light wrap reads the background after blending, so it needs the two apart.
+        # Never into the frame itself; nor with light wrap, which reads the background after
+        # blending.
         in_place = self.fresh_background and background is not picture and not self.light_wrap
         out = background if in_place else I420.blank(picture.width, picture.height)
         for index, (plane, new, target) in enumerate(

@@ -22,6 +22,8 @@ class VideoBackground(BackgroundEffect):
     its own speed. It is opened here, so a clip that cannot be read fails before any work.
     """
 
+    fresh_background = True  # each frame's picture is converted anew
+
     def __init__(
         self, path: str | Path, clean_edges: bool = True, light_wrap: float = 0.0
     ) -> None:
@@ -45,8 +47,6 @@ class VideoBackground(BackgroundEffect):
     def background(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         height, width = frame.shape[:2]
         return cover_resize(self._next_image(), width, height)
-
-    fresh_background = True  # each frame's picture is converted anew
 
     def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
         return I420.from_rgb(self.background(picture.y, matte.uv))  # the size is enough
