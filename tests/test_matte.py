@@ -107,6 +107,28 @@ def test_temporal_smoothing_leaves_no_trail_behind_motion():
     assert np.abs(result - mask).max() < 0.05  # the old position (x = 80) is gone
 
 
+def test_motion_gray_of_a_reduced_luma_matches_area_averaging(astronaut_rgb):
+    """A yuv420p picture's reduced luma (320x180 at 720p) goes to the landscape model's 256x144
+    bilinearly, not by OpenCV's slow area path: at that gentle ratio the two agree to well
+    under a grey level, so the motion checks see the same picture."""
+    from greenroom.frames import I420
+    from greenroom.matte.temporal import small_gray
+
+    picture = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720), interpolation=cv2.INTER_AREA))
+    luma = picture.motion_luma()
+    assert luma.shape == (180, 320)
+    fast = small_gray(luma, (256, 144))
+    area = cv2.resize(luma, (256, 144), interpolation=cv2.INTER_AREA).astype(np.float32)
+    area = np.clip((area - 16) / 219, 0, 1)
+    assert fast.shape == (144, 256) and fast.dtype == np.float32
+    assert np.abs(fast - area).mean() < 1 / 219  # under one level on average
+    assert np.abs(fast - area).max() < 0.1
+    # Whole-number ratios keep exact area averaging (320 -> 64 for the scene-cut check).
+    exact = cv2.resize(luma, (64, 36), interpolation=cv2.INTER_AREA).astype(np.float32)
+    np.testing.assert_allclose(small_gray(luma, (64, 36)), np.clip((exact - 16) / 219, 0, 1),
+                               atol=1e-6)
+
+
 def test_lookahead_fixes_single_frame_flips_only():
     corrector = LookaheadCorrector()
     a = np.zeros((20, 20), np.float32)
