@@ -6,7 +6,7 @@ weights and runs in float32 on XNNPACK. This script makes a fully int8 version w
 invokes of both. It also reports how far the int8 output moves from the float one.
 
 The quantizer cannot take the graph as MediaPipe ships it, so it is rewritten first. Each step
-leaves the float model's output unchanged, and the script checks that:
+leaves the float model's output unchanged (checked on real frames before quantising):
 1. the float16 constants (behind DEQUANTIZE ops) become float32;
 2. MediaPipe's custom `Convolution2DTransposeBias` becomes the builtin TRANSPOSE_CONV with a bias;
 3. RELUs that follow a convolution are fused into it, and HARD_SWISH becomes
@@ -229,6 +229,20 @@ class Timed:
         return result[0, :, :, 0].copy()
 
 
+def check_unchanged(original: Path, rewritten: dict[str, Path], inputs: list[np.ndarray]) -> str:
+    """An empty string if every rewritten float graph gives the original's output (to float
+    rounding), else what differs."""
+    reference = Timed(original)
+    expected = [reference(frame) for frame in inputs]
+    for name, path in rewritten.items():
+        run = Timed(path)
+        worst = max(float(np.abs(run(frame) - want).max())
+                    for frame, want in zip(inputs, expected, strict=True))
+        if worst > 1e-4:
+            return f"{name}: output differs from the original by up to {worst:.4f}"
+    return ""
+
+
 def compare(models: dict[str, Path], inputs: list[np.ndarray], rounds: int = 5) -> None:
     runners = {name: Timed(path) for name, path in models.items()}
     best = dict.fromkeys(runners, float("inf"))
@@ -273,6 +287,10 @@ def main() -> int:
         compact(model)
         stages[name] = args.out / f"landscape_{name.split(', ')[1].replace(' ', '_')}.tflite"
         flatbuffer_utils.write_model(model, str(stages[name]))
+    problem = check_unchanged(original, stages, frames(10, 2))
+    if problem:
+        print(f"int8_model: a graph rewrite changed the model: {problem}", file=sys.stderr)
+        return 1
     calibration = [{"input": frame} for frame in frames(args.calibration, 0)]
     for name, source in list(stages.items()):
         quantized = quantizer.Quantizer(str(source))
