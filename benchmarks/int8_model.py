@@ -48,6 +48,8 @@ _NAMES = {value: name for name, value in vars(Op).items() if not name.startswith
 
 
 def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
+    # The same as greenroom.training.tflite_graph.op_name, which imports PyTorch: the
+    # quantizer's venv has none.
     code = model.operatorCodes[op.opcodeIndex]
     if code.customCode:
         return code.customCode.decode()

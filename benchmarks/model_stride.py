@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from greenroom.compositing import DEFAULT_BLUR, EffectSpec, cover_resize
+from greenroom.compositing import cover_resize
 from greenroom.compositing.effects import PlaneMatte
 from greenroom.evaluation import metrics
 from greenroom.frames import I420
@@ -68,7 +68,9 @@ def load_sequence() -> list[tuple[I420, np.ndarray]]:
 
 
 def score(pairs: list[tuple[I420, np.ndarray]], stride: int) -> dict[str, float]:
-    processor = Processor(EffectSpec(blur=DEFAULT_BLUR).build(), temporal=True, skip_still=True)
+    # The camera's defaults; the effect (the default blur) is never applied: only the matte is
+    # scored.
+    processor = Processor(temporal=True, skip_still=True)
     processor.segmenter = EveryNth(processor.segmenter, stride)  # type: ignore[assignment]
     mattes = []
     for picture, _ in pairs:
