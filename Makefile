@@ -33,6 +33,7 @@ bench: $(BIN)/python
 	$(BIN)/python benchmarks/bench_effects.py
 	$(BIN)/python benchmarks/bench_video.py
 	$(BIN)/python benchmarks/still_skip.py
+	$(BIN)/python benchmarks/model_graph.py
 
 # greenroom's own model (docs/training.md): MediaPipe's selfie model (general, 256x256)
 # fine-tuned on ../shared's EG1800-dev minus its held-out tenth (flips only, no teacher),

@@ -39,21 +39,12 @@ from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 from ai_edge_litert.tools import flatbuffer_utils
 
+from greenroom.segmentation.litert import op_name
 from greenroom.segmentation.store import builtin_model_path
 
 FRAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis-people-unlabeled"
 WIDTH, HEIGHT = 256, 144
 Op = schema.BuiltinOperator
-_NAMES = {value: name for name, value in vars(Op).items() if not name.startswith("_")}
-
-
-def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
-    # The same as greenroom.training.tflite_graph.op_name, which imports PyTorch: the
-    # quantizer's venv has none.
-    code = model.operatorCodes[op.opcodeIndex]
-    if code.customCode:
-        return code.customCode.decode()
-    return _NAMES[max(code.builtinCode, code.deprecatedBuiltinCode)]
 
 
 def opcode(model: schema.ModelT, builtin: int, version: int = 1) -> int:

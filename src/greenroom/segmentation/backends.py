@@ -16,6 +16,7 @@ import numpy as np
 from greenroom.errors import GreenroomError
 from greenroom.extras import require_extra
 from greenroom.segmentation.base import ChannelOrder, Segmenter, check_frame, default_threads
+from greenroom.segmentation.litert import load_interpreter
 from greenroom.segmentation.native_log import quiet_native_info
 from greenroom.segmentation.specs import ModelSpec, Preprocessor, decode_output
 
@@ -136,14 +137,11 @@ class TFLiteSegmenter(SpecSegmenter):
         self, name: str, path: str | Path, spec: ModelSpec, num_threads: int | None = None
     ) -> None:
         super().__init__(name, Path(path), spec)
-        from ai_edge_litert.interpreter import Interpreter
-
         try:
             with quiet_native_info():
-                self._interpreter = Interpreter(
-                    model_path=str(self.path), num_threads=num_threads or default_threads()
+                self._interpreter = load_interpreter(
+                    self.path, num_threads or default_threads()
                 )
-                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise GreenroomError(f"{self.path}: LiteRT cannot load this model: {exc}") from None
         inputs = self._interpreter.get_input_details()

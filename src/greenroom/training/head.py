@@ -20,9 +20,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from greenroom.segmentation.litert import CUSTOM_TRANSPOSE_CONV
 from greenroom.segmentation.store import builtin_model_path
 from greenroom.training.selfie import TEMPERATURE
-from greenroom.training.tflite_graph import TRANSPOSE_CONV_BIAS, TfliteGraph
+from greenroom.training.tflite_graph import TfliteGraph
 
 #: `--net` choices: the base .tflite (in segmentation/weights) each head sits on.
 HEAD_NETS: dict[str, str] = {
@@ -49,7 +50,7 @@ class SelfieHeadNet(nn.Module):
         self.graph = TfliteGraph(builtin_model_path(HEAD_NETS[net]))
         for param in self.graph.parameters():
             param.requires_grad_(False)
-        self.features = self.graph.last_input(TRANSPOSE_CONV_BIAS)
+        self.features = self.graph.last_input(CUSTOM_TRANSPOSE_CONV)
         channels = int(self.graph._graph.tensors[self.features].shape[3])
         self.stem = nn.Conv2d(1 + 3 + channels, width, 3, padding=1)
         self.block1 = _separable(width, width)

@@ -27,24 +27,15 @@ from ai_edge_litert import schema_py_generated as schema
 from torch import nn
 from torch.nn import functional as F
 
-_OPS = {value: name for name, value in vars(schema.BuiltinOperator).items()
-        if not name.startswith("_")}
+from greenroom.segmentation.litert import CUSTOM_TRANSPOSE_CONV, op_name
+
 _SAME, _VALID = schema.Padding.SAME, schema.Padding.VALID
 _FLOAT16, _INT32 = schema.TensorType.FLOAT16, schema.TensorType.INT32
-#: MediaPipe's transposed convolution (its custom options: padding, stride w, stride h as int32).
-TRANSPOSE_CONV_BIAS = "Convolution2DTransposeBias"
 
 
 def read_model(path: Path) -> schema.ModelT:
     """The whole flatbuffer as LiteRT's mutable object tree."""
     return schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
-
-
-def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
-    code = model.operatorCodes[op.opcodeIndex]
-    if code.customCode:
-        return code.customCode.decode()
-    return _OPS[max(code.builtinCode, code.deprecatedBuiltinCode)]
 
 
 def same_padding(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -209,7 +200,7 @@ class TfliteGraph(nn.Module):
             height, width = (int(v) for v in args[1])
             return F.interpolate(args[0], size=(height, width), mode="bilinear",
                                  align_corners=align)
-        if name == TRANSPOSE_CONV_BIAS:
+        if name == CUSTOM_TRANSPOSE_CONV:
             return self._transpose_conv(op, args)
         raise NotImplementedError(f"TFLite op {name} is not supported")
 

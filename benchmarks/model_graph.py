@@ -1,0 +1,152 @@
+"""What the load-time graph rewrite (segmentation/litert.py) buys: each model's invoke as its file
+is, against the same model with its last transposed convolution as a 1x1 convolution +
+DEPTH_TO_SPACE.
+
+One LiteRT thread (as the fast models run), real frames at the model's input size (the shipped
+samples, and DAVIS frames from ../shared when present), rounds interleaved so that a slow spell
+of this shared machine hits both alike; the minimum and median per invoke are reported, with
+the largest output difference and what the rewrite costs once at load. The shipped models
+always; Meet's two from ../shared/models when there. Prints a Markdown table and writes it to
+docs/benchmarks-model-graph.md.
+
+    .venv/bin/python benchmarks/model_graph.py [--rounds 15] [--output FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+from greenroom.samples import astronaut, rocket
+from greenroom.segmentation.litert import load_interpreter, rewrite_transposed_convolutions
+from greenroom.segmentation.mediapipe_selfie import VARIANTS
+from greenroom.segmentation.native_log import quiet_native_info
+from greenroom.segmentation.store import builtin_model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+MEET = ["segm_full_v679.tflite", "segm_lite_v681.tflite"]
+
+
+def models() -> dict[str, Path]:
+    weights = builtin_model_path(VARIANTS["general"].filename).parent
+    found = {f"{path.name} (shipped)": path for path in sorted(weights.glob("*.tflite"))}
+    for name in MEET:
+        path = SHARED / "models" / name
+        if path.exists():
+            found[f"{name} (Meet, ../shared)"] = path
+    return found
+
+
+def frames(height: int, width: int, count: int = 12) -> list[np.ndarray]:
+    images = [astronaut(), rocket()]
+    davis = SHARED / "data" / "davis-people-unlabeled"
+    if davis.is_dir():
+        images += [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+                   for p in sorted(davis.rglob("*.jpg"))[: count - 2]]
+    return [cv2.resize(i, (width, height), interpolation=cv2.INTER_AREA)[None]
+            .astype(np.float32) / 255 for i in images]
+
+
+def run(interpreter: Interpreter, tensor: np.ndarray) -> np.ndarray:
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def measure(path: Path, rounds: int) -> dict[str, float]:
+    with quiet_native_info():
+        original = Interpreter(model_path=str(path), num_threads=1)
+        original.allocate_tensors()
+        rewritten = load_interpreter(path, 1)
+    started = time.perf_counter()
+    rewrite_transposed_convolutions(path.read_bytes())
+    load_cost = time.perf_counter() - started
+    _, height, width, _ = original.get_input_details()[0]["shape"]
+    inputs = frames(int(height), int(width))
+    difference = max(float(np.abs(run(original, x) - run(rewritten, x)).max()) for x in inputs)
+    times: dict[str, list[float]] = {"original": [], "rewritten": []}
+    for _ in range(rounds):
+        for name, interpreter in (("original", original), ("rewritten", rewritten)):
+            started = time.perf_counter()
+            for x in inputs:
+                run(interpreter, x)
+            times[name].append((time.perf_counter() - started) / len(inputs) * 1000)
+    return {
+        "original min": min(times["original"]),
+        "original median": statistics.median(times["original"]),
+        "rewritten min": min(times["rewritten"]),
+        "rewritten median": statistics.median(times["rewritten"]),
+        "difference": difference,
+        "load ms": load_cost * 1000,
+    }
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def revision() -> str:
+    try:
+        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True)
+        return done.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--output", type=Path,
+                        default=ROOT / "docs" / "benchmarks-model-graph.md")
+    args = parser.parse_args()
+    rows = []
+    for label, path in models().items():
+        found = measure(path, args.rounds)
+        rows.append(
+            f"| {label} | {found['original min']:.2f} / {found['original median']:.2f} | "
+            f"{found['rewritten min']:.2f} / {found['rewritten median']:.2f} | "
+            f"{found['original median'] / found['rewritten median']:.2f}x | "
+            f"{found['difference']:.1e} | {found['load ms']:.0f} ms |"
+        )
+    table = "\n".join([
+        "# Model graph rewrite: the last transposed convolution as a 1x1 convolution + "
+        "DEPTH_TO_SPACE",
+        "",
+        f"Produced by `.venv/bin/python benchmarks/model_graph.py --rounds {args.rounds}` at "
+        f"commit {revision()}. Machine: {platform.machine()}, {cpu_name()}, "
+        f"{os.cpu_count()} CPUs; one LiteRT thread, rounds interleaved; ms per invoke on real "
+        "frames at the model's input size.",
+        "",
+        "| model | as the file is: min / median ms | rewritten: min / median ms | median speed-up "
+        "| largest output difference | rewrite at load |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "Why: XNNPACK runs a transposed convolution as sub-convolutions with a one-row "
+        "micro-kernel padded to 8 output channels, which these models' 1- or 2-channel last "
+        "layer wastes; with kernel = stride the windows do not overlap, so the same sums come "
+        "from a 1x1 convolution and a pixel shuffle (src/greenroom/segmentation/litert.py).",
+    ])
+    print(table)
+    args.output.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,268 @@
+"""Loading `.tflite` models into LiteRT, with one exact graph rewrite that XNNPACK runs faster.
+
+MediaPipe's selfie models, Meet's and ML Kit's all end in a transposed convolution
+(`Convolution2DTransposeBias`, MediaPipe's custom op) whose kernel equals its stride: 2x2,
+stride 2, from 16 channels to one or two. XNNPACK runs a transposed convolution as
+"sub-convolutions" with a one-row micro-kernel padded to 8 output channels, so this last layer,
+a tiny share of the model's arithmetic, took about 1.4 ms of each 720p live frame here (perf,
+the landscape model), a third of the whole invoke.
+
+When the kernel equals the stride the windows do not overlap: each output pixel is its input
+pixel's channels times one kernel tap, plus the bias. That is exactly a 1x1 convolution to
+`kh * kw * out` channels followed by DEPTH_TO_SPACE, which XNNPACK runs with its fast GEMM
+kernels. Every output value is the same sum of the same products; on this machine the outputs
+are bit-identical (tests/test_litert.py checks them on real frames) and each model's invoke is
+about 1.3-1.5x faster, one thread (`benchmarks/model_graph.py`,
+docs/benchmarks-model-graph.md).
+
+The rewrite is done in memory at load time (about 0.1 s for a 250 KB model, once per process)
+on a copy: the model file, shipped or downloaded and sha256-checked, is never changed. Anything
+the rewrite does not recognise is left as it was, and if the rewrite itself fails the original
+bytes are loaded, so a model LiteRT can run is never refused because of it.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ai_edge_litert import schema_py_generated as schema
+
+#: MediaPipe's transposed convolution with a bias (the models' last layer).
+CUSTOM_TRANSPOSE_CONV = "Convolution2DTransposeBias"
+
+
+def _schema() -> Any:  # noqa: ANN401 - the generated module
+    from ai_edge_litert import schema_py_generated
+
+    return schema_py_generated
+
+
+def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
+    """An operator's name: the custom code, or the builtin's name (BuiltinOperator)."""
+    code = model.operatorCodes[op.opcodeIndex]
+    if code.customCode:
+        return bytes(code.customCode).decode()
+    return _builtin_names()[max(code.builtinCode, code.deprecatedBuiltinCode)]
+
+
+@functools.cache
+def _builtin_names() -> dict[int, str]:
+    operators = _schema().BuiltinOperator
+    return {value: name for name, value in vars(operators).items() if not name.startswith("_")}
+
+
+def _has_transposed_convolution(content: bytes) -> bool:
+    """A cheap look at the operator codes (no unpacking of the graph)."""
+    schema = _schema()
+    model = schema.Model.GetRootAs(content, 0)
+    for i in range(model.OperatorCodesLength()):
+        code = model.OperatorCodes(i)
+        custom = code.CustomCode()
+        if custom == CUSTOM_TRANSPOSE_CONV.encode():
+            return True
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        if builtin == schema.BuiltinOperator.TRANSPOSE_CONV:
+            return True
+    return False
+
+
+def _opcode(model: schema.ModelT, builtin: int) -> int:
+    """The index of `builtin`'s operator code, added (version 1) if the model has none."""
+    for index, code in enumerate(model.operatorCodes):
+        if not code.customCode and max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
+            return index
+    code = _schema().OperatorCodeT()
+    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+    model.operatorCodes.append(code)
+    return len(model.operatorCodes) - 1
+
+
+def _add_tensor(model: schema.ModelT, shape: list[int], name: str,
+                values: np.ndarray | None = None) -> int:
+    """A new float32 tensor of subgraph 0 (a constant when `values` is given); its index."""
+    schema = _schema()
+    buffer = schema.BufferT()
+    if values is not None:
+        buffer.data = np.frombuffer(np.ascontiguousarray(values, np.float32).tobytes(), np.uint8)
+    model.buffers.append(buffer)
+    graph = model.subgraphs[0]
+    tensor = schema.TensorT()
+    tensor.shape, tensor.type = np.array(shape, np.int32), schema.TensorType.FLOAT32
+    tensor.buffer, tensor.name = len(model.buffers) - 1, f"{name}_{len(graph.tensors)}".encode()
+    graph.tensors.append(tensor)
+    return len(graph.tensors) - 1
+
+
+def _constant(model: schema.ModelT, graph: schema.SubGraphT, index: int,
+              producers: dict[int, schema.OperatorT]) -> np.ndarray | None:
+    """A float constant's values as float32: stored as float32, or as float16 behind the
+    DEQUANTIZE that MediaPipe's files use; None for anything else (computed, quantised)."""
+    schema = _schema()
+    producer = producers.get(index)
+    if producer is not None:
+        if op_name(model, producer) != "DEQUANTIZE":
+            return None
+        index = int(producer.inputs[0])
+    tensor = graph.tensors[index]
+    data = model.buffers[tensor.buffer].data
+    kinds = {schema.TensorType.FLOAT32: np.float32, schema.TensorType.FLOAT16: np.float16}
+    if data is None or not len(data) or tensor.type not in kinds:
+        return None
+    values = np.frombuffer(bytes(bytearray(data)), kinds[tensor.type])
+    return values.astype(np.float32).reshape([int(d) for d in tensor.shape])
+
+
+def _transposed_parts(model: schema.ModelT, op: schema.OperatorT) -> tuple[
+        int, int, int | None, int, int, int, int] | None:
+    """(input, weights, bias or None, stride h, stride w, fused activation, output) of a
+    transposed convolution, custom or builtin; None for any other op."""
+    schema = _schema()
+    name = op_name(model, op)
+    if name == CUSTOM_TRANSPOSE_CONV:
+        if op.customOptions is None or len(op.customOptions) < 12:
+            return None
+        _padding, stride_w, stride_h = np.frombuffer(bytes(bytearray(op.customOptions))[:12],
+                                                     np.int32)
+        source, weights, bias = (int(i) for i in op.inputs[:3])
+        return source, weights, bias, int(stride_h), int(stride_w), 0, int(op.outputs[0])
+    if name == "TRANSPOSE_CONV" and isinstance(op.builtinOptions, schema.TransposeConvOptionsT):
+        options = op.builtinOptions
+        inputs = [int(i) for i in op.inputs]
+        bias = inputs[3] if len(inputs) > 3 and inputs[3] >= 0 else None
+        activation = int(getattr(options, "fusedActivationFunction", 0) or 0)
+        return (inputs[2], inputs[1], bias, int(options.strideH), int(options.strideW),
+                activation, int(op.outputs[0]))
+    return None
+
+
+def _as_depth_to_space(model: schema.ModelT, op: schema.OperatorT,
+                       producers: dict[int, schema.OperatorT]) -> list[schema.OperatorT] | None:
+    """CONV_2D 1x1 + DEPTH_TO_SPACE doing exactly what `op` does, or None if it can't."""
+    schema = _schema()
+    graph = model.subgraphs[0]
+    parts = _transposed_parts(model, op)
+    if parts is None:
+        return None
+    source, weights_index, bias_index, stride_h, stride_w, activation, output = parts
+    weights = _constant(model, graph, weights_index, producers)  # OHWI
+    if weights is None or weights.ndim != 4:
+        return None
+    out_channels, kernel_h, kernel_w, in_channels = weights.shape
+    if not kernel_h == kernel_w == stride_h == stride_w > 1:
+        return None  # overlapping windows, or blocks DEPTH_TO_SPACE can't express
+    bias = (np.zeros(out_channels, np.float32) if bias_index is None
+            else _constant(model, graph, bias_index, producers))
+    in_shape = [int(d) for d in graph.tensors[source].shape]
+    out_shape = [int(d) for d in graph.tensors[output].shape]
+    if (bias is None or bias.size != out_channels or len(in_shape) != 4
+            or graph.tensors[source].type != schema.TensorType.FLOAT32
+            or out_shape != [in_shape[0], in_shape[1] * stride_h, in_shape[2] * stride_w,
+                             out_channels]):
+        return None
+    block = kernel_h
+    # Channel (dy * block + dx) * out + o of the 1x1 convolution is output pixel (dy, dx) of the
+    # block, channel o: DEPTH_TO_SPACE's order.
+    kernel = weights.transpose(1, 2, 0, 3).reshape(block * block * out_channels, 1, 1,
+                                                   in_channels)
+    channels = block * block * out_channels
+    kernel_tensor = _add_tensor(model, list(kernel.shape), "block_kernel", kernel)
+    bias_tensor = _add_tensor(model, [channels], "block_bias", np.tile(bias, block * block))
+    blocks = _add_tensor(model, [in_shape[0], in_shape[1], in_shape[2], channels], "blocks")
+
+    conv = schema.OperatorT()
+    conv.opcodeIndex = _opcode(model, schema.BuiltinOperator.CONV_2D)
+    conv.inputs, conv.outputs = [source, kernel_tensor, bias_tensor], [blocks]
+    conv_options = schema.Conv2DOptionsT()
+    conv_options.padding = schema.Padding.VALID
+    conv_options.strideW = conv_options.strideH = 1
+    conv_options.dilationWFactor = conv_options.dilationHFactor = 1
+    conv_options.fusedActivationFunction = activation  # elementwise: the same before the shuffle
+    conv.builtinOptionsType = schema.BuiltinOptions.Conv2DOptions
+    conv.builtinOptions = conv_options
+
+    shuffle = schema.OperatorT()
+    shuffle.opcodeIndex = _opcode(model, schema.BuiltinOperator.DEPTH_TO_SPACE)
+    shuffle.inputs, shuffle.outputs = [blocks], [output]
+    shuffle_options = schema.DepthToSpaceOptionsT()
+    shuffle_options.blockSize = block
+    shuffle.builtinOptionsType = schema.BuiltinOptions.DepthToSpaceOptions
+    shuffle.builtinOptions = shuffle_options
+    return [conv, shuffle]
+
+
+def _drop_unused_dequantize(model: schema.ModelT) -> None:
+    """DEQUANTIZE ops left feeding nothing (the replaced layer's float16 weights)."""
+    graph = model.subgraphs[0]
+    while True:
+        used = {int(t) for op in graph.operators for t in op.inputs if t >= 0}
+        used |= {int(t) for t in graph.outputs}
+        kept = [op for op in graph.operators
+                if op_name(model, op) != "DEQUANTIZE" or int(op.outputs[0]) in used]
+        if len(kept) == len(graph.operators):
+            return
+        graph.operators = kept
+
+
+def rewrite_transposed_convolutions(content: bytes) -> bytes | None:
+    """The model with each non-overlapping transposed convolution of its main graph as a 1x1
+    convolution + DEPTH_TO_SPACE; None when there is none to rewrite."""
+    import flatbuffers
+
+    if not _has_transposed_convolution(content):
+        return None
+    schema = _schema()
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    if len(model.subgraphs) != 1:
+        return None  # control flow: leave it to LiteRT as it is
+    graph = model.subgraphs[0]
+    producers = {int(o): op for op in graph.operators for o in op.outputs}
+    operators: list[schema.OperatorT] = []
+    changed = False
+    for op in graph.operators:
+        replacement = _as_depth_to_space(model, op, producers)
+        changed |= replacement is not None
+        operators.extend(replacement or [op])
+    if not changed:
+        return None
+    graph.operators = operators
+    _drop_unused_dequantize(model)
+    builder = flatbuffers.Builder(len(content) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def model_content(path: str | Path) -> bytes:
+    """What LiteRT should load for the model file at `path`: the file's bytes, rewritten where
+    `rewrite_transposed_convolutions` applies. A rewrite that fails leaves the bytes as read
+    (LiteRT then reports on the file itself).
+
+    Kept per file (by size and modification time) for the life of the process, so a server
+    that opens a model for each session rewrites it once."""
+    stat = Path(path).stat()
+    return _content(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _content(path: str, _size: int, _mtime_ns: int) -> bytes:
+    content = Path(path).read_bytes()
+    try:
+        return rewrite_transposed_convolutions(content) or content
+    except Exception:  # noqa: BLE001 - any failure: load the file exactly as it is
+        return content
+
+
+def load_interpreter(path: str | Path, num_threads: int) -> Any:  # noqa: ANN401
+    """A LiteRT interpreter for the model file at `path`, tensors allocated.
+
+    Raises LiteRT's ValueError or RuntimeError for a file it cannot load (the callers put the
+    path in their messages)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=model_content(path), num_threads=num_threads)
+    interpreter.allocate_tensors()
+    return interpreter

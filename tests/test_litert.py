@@ -1,0 +1,133 @@
+"""The load-time graph rewrite: the last transposed convolution as a 1x1 convolution +
+DEPTH_TO_SPACE, which must compute exactly what the model file computes.
+
+Each model is run twice by LiteRT on real pictures (the shipped samples, and a DAVIS frame from
+../shared when there), once from its file as it is and once rewritten.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from ai_edge_litert import schema_py_generated as schema
+from ai_edge_litert.interpreter import Interpreter
+
+from greenroom.samples import astronaut, rocket
+from greenroom.segmentation import load_segmenter
+from greenroom.segmentation.litert import (
+    CUSTOM_TRANSPOSE_CONV,
+    load_interpreter,
+    model_content,
+    op_name,
+    rewrite_transposed_convolutions,
+)
+from greenroom.segmentation.mediapipe_selfie import VARIANTS, builtin_model_path
+from tests.conftest import SHARED, shared_path
+
+SHIPPED = sorted({variant.filename for variant in VARIANTS.values()})
+#: Meet's models end in the same layer with two output channels (background, person).
+MEET = ["segm_full_v679.tflite", "segm_lite_v681.tflite"]
+
+
+def pictures(height: int, width: int) -> list[np.ndarray]:
+    """Real RGB pictures at the model's input size, scaled to [0, 1] as the segmenters do."""
+    images = [astronaut(), rocket()]
+    davis = SHARED / "data" / "davis-dance-twirl" / "images"
+    if davis.is_dir():
+        first = sorted(davis.iterdir())[0]
+        images.append(cv2.cvtColor(cv2.imread(str(first)), cv2.COLOR_BGR2RGB))
+    return [
+        cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        for image in images
+    ]
+
+
+def outputs(interpreter: Interpreter, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    result = []
+    for tensor in inputs:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor[None])
+        interpreter.invoke()
+        result.append(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy())
+    return result
+
+
+def operators(content: bytes) -> list[str]:
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    return [op_name(model, op) for op in model.subgraphs[0].operators]
+
+
+def assert_same_model_output(path: Path) -> None:
+    original = Interpreter(model_path=str(path), num_threads=1)
+    original.allocate_tensors()
+    rewritten = load_interpreter(path, 1)
+    _, height, width, _ = original.get_input_details()[0]["shape"]
+    inputs = pictures(int(height), int(width))
+    expected = outputs(original, inputs)
+    for before, after in zip(expected, outputs(rewritten, inputs), strict=True):
+        assert after.shape == before.shape
+        assert np.abs(after - before).max() <= 1e-6
+    assert max(before.std() for before in expected) > 0.1  # a person was found somewhere
+
+
+@pytest.mark.parametrize("filename", SHIPPED)
+def test_the_shipped_models_run_rewritten_with_the_same_output(filename):
+    path = builtin_model_path(filename)
+    content = model_content(path)
+    before, after = operators(path.read_bytes()), operators(content)
+    assert CUSTOM_TRANSPOSE_CONV in before
+    assert CUSTOM_TRANSPOSE_CONV not in after
+    assert after.count("DEPTH_TO_SPACE") == 1
+    # The layer's two float16 constants are no longer dequantised: nothing reads them.
+    assert after.count("DEQUANTIZE") == before.count("DEQUANTIZE") - 2
+    assert_same_model_output(path)
+
+
+@pytest.mark.parametrize("filename", MEET)
+def test_meet_models_with_two_output_channels_run_rewritten_with_the_same_output(filename):
+    path = shared_path("models", filename)
+    assert CUSTOM_TRANSPOSE_CONV not in operators(model_content(path))
+    assert_same_model_output(path)
+
+
+def test_the_default_segmenter_runs_the_rewritten_graph_and_keeps_its_answer(astronaut_rgb):
+    segmenter = load_segmenter("selfie-landscape")
+    mask = segmenter.segment(astronaut_rgb)
+    interpreter = segmenter._interpreter  # noqa: SLF001 - which graph it was given
+    names = [op["op_name"] for op in interpreter._get_ops_details()]  # noqa: SLF001
+    assert "DEPTH_TO_SPACE" in names and CUSTOM_TRANSPOSE_CONV not in names
+    original = Interpreter(model_path=str(segmenter.path), num_threads=1)
+    original.allocate_tensors()
+    original.set_tensor(original.get_input_details()[0]["index"], segmenter._tensor)  # noqa: SLF001
+    original.invoke()
+    expected = original.get_tensor(original.get_output_details()[0]["index"])[0, ..., 0]
+    assert np.abs(mask - expected).max() <= 1e-6
+
+
+def test_overlapping_windows_are_left_alone():
+    """A stride smaller than the kernel makes windows overlap: not a DEPTH_TO_SPACE."""
+    import flatbuffers
+
+    content = builtin_model_path(VARIANTS["landscape"].filename).read_bytes()
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    graph = model.subgraphs[0]
+    (layer,) = [op for op in graph.operators if op_name(model, op) == CUSTOM_TRANSPOSE_CONV]
+    layer.customOptions = np.frombuffer(np.array([1, 1, 1], np.int32).tobytes(), np.uint8)
+    builder = flatbuffers.Builder(len(content))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    assert rewrite_transposed_convolutions(bytes(builder.Output())) is None
+
+
+def test_a_model_without_the_layer_is_loaded_as_it_is(tmp_path):
+    path = shared_path("models", "deeplabv3_257_mv_gpu.tflite")
+    assert model_content(path) == path.read_bytes()
+
+
+def test_a_file_that_is_not_a_model_still_gets_litert_s_own_error(tmp_path):
+    path = tmp_path / "broken.tflite"
+    path.write_bytes(b"TFL3" + bytes(range(256)) * 8)
+    assert model_content(path) == path.read_bytes()  # the rewrite gave up quietly
+    with pytest.raises((ValueError, RuntimeError)):
+        load_interpreter(path, 1)
