@@ -5,10 +5,11 @@ The two model files (Apache-2.0, 250 KB each) ship inside greenroom's own packag
 no download and no mediapipe install. We run them with ai-edge-litert rather than through
 MediaPipe's graph API: it is the same TFLite model and XNNPACK kernels, without MediaPipe's graph
 overhead, and it lets us control threads and reuse buffers (and load the graph through
-`litert.load_interpreter`, whose exact rewrite of the last layer makes each invoke faster). Preprocessing reproduces MediaPipe's
-`ImageToTensorCalculator` exactly (OpenCV 4's bilinear perspective warp of the whole frame, values
-scaled to [0, 1]), whatever OpenCV is installed; `tests/test_segmentation.py` proves the mask
-matches the output of mediapipe 0.10.21's `solutions.selfie_segmentation`, stored once by
+`litert.load_interpreter`, whose exact rewrite of the last layer makes each invoke faster).
+Preprocessing reproduces MediaPipe's `ImageToTensorCalculator` exactly (OpenCV 4's bilinear
+perspective warp of the whole frame, values scaled to [0, 1]), whatever OpenCV is installed;
+`tests/test_segmentation.py` proves the mask matches the output of mediapipe 0.10.21's
+`solutions.selfie_segmentation`, stored once by
 `tests/data/make_mediapipe_reference.py`.
 """
 
