@@ -41,6 +41,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's graph logs, for the naive loop
+# As the greenroom command sets it before numpy loads (pipeline/allocator.single_threaded_blas),
+# so that this script's own processes (the floor child above all) pay no more for idle BLAS
+# workers than the command does.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import av  # noqa: E402

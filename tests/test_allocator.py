@@ -98,3 +98,46 @@ def test_opencv_runs_without_a_pool_of_its_own_unless_the_user_says_otherwise(mo
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "1"
+
+
+def test_numpys_blas_gets_no_idle_workers_unless_the_user_says_otherwise(monkeypatch):
+    """OpenBLAS reads its thread count once, as numpy loads: a fresh process set up the way the
+    command sets itself up must end with one BLAS thread, and the user's own setting wins."""
+    from greenroom.pipeline import allocator
+
+    code = textwrap.dedent(
+        """
+        import ctypes, pathlib, sys
+        from greenroom.pipeline.allocator import tune_process
+        tune_process()
+        import cv2, numpy
+        libs = pathlib.Path(numpy.__file__).parent.parent / "numpy.libs"
+        found = sorted(libs.glob("*openblas*"))
+        if not found:
+            print("none"); sys.exit()
+        library = ctypes.CDLL(str(found[0]))
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            if hasattr(library, name):
+                print(getattr(library, name)()); break
+        else:
+            print("none")
+        """
+    )
+
+    def blas_threads(**env: str) -> str:
+        environment = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+        environment.update(env)
+        done = subprocess.run([sys.executable, "-c", code], env=environment,
+                              capture_output=True, text=True, check=True, timeout=120)
+        return done.stdout.strip().splitlines()[-1]
+
+    threads = blas_threads()
+    if threads == "none":
+        pytest.skip("this numpy has no OpenBLAS of its own to ask")
+    assert threads == "1"
+    if (os.cpu_count() or 1) > 1:
+        assert blas_threads(OPENBLAS_NUM_THREADS="2") == "2"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    assert not allocator.single_threaded_blas()
+    assert allocator.os.environ["OPENBLAS_NUM_THREADS"] == "4"
