@@ -264,13 +264,17 @@ class Blur(BackgroundEffect):
             return cv2.GaussianBlur(halve(small, more), ksize, sigma)
         channels = edges.channels_of(small)
         weight = cv2.subtract(1.0, alpha)
-        pixels = small.astype(np.float32)
         # The weighted pixels and their weight as one image (4 channels for RGB or YUV, which
-        # OpenCV's area halving and Gaussian take on fast paths that 3 channels miss).
-        both = cv2.merge([cv2.multiply(pixels, edges.spread(weight, channels)), weight])
+        # OpenCV's area halving and Gaussian take on fast paths that 3 channels miss). Each
+        # channel is weighted on its own and the four merged from single planes: merging a
+        # three-channel image with a one-channel one takes OpenCV's generic channel mixing,
+        # which cost more than the blur itself (0.7 ms at 320x180).
+        planes = cv2.split(small) if channels > 1 else [small]
+        both = cv2.merge([cv2.multiply(plane, weight, dtype=cv2.CV_32F) for plane in planes]
+                         + [weight])
         if more:  # average the weighted pixels and their weights, block by block
             both = halve(both, more)
-            pixels = halve(small, more).astype(np.float32)
+        pixels = (halve(small, more) if more else small).astype(np.float32)
         *weighted, weight = cv2.split(cv2.GaussianBlur(both, ksize, sigma))
         # Deep inside the person no background is near and the ratio is 0/0; the small
         # constant `eps` hands over smoothly to the unblurred pixels there, which the person
