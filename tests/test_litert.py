@@ -17,15 +17,30 @@ from ai_edge_litert.interpreter import Interpreter
 
 from greenroom.samples import astronaut, rocket
 from greenroom.segmentation import load_segmenter
+from greenroom.segmentation import litert
 from greenroom.segmentation.litert import (
     CUSTOM_TRANSPOSE_CONV,
     load_interpreter,
     model_content,
     op_name,
     rewrite_transposed_convolutions,
+    saved_rewrite,
 )
+from greenroom.segmentation.store import ENV_MODELS_DIR
 from greenroom.segmentation.mediapipe_selfie import VARIANTS, builtin_model_path
 from tests.conftest import SHARED, shared_path
+
+
+
+@pytest.fixture(autouse=True)
+def models_folder(tmp_path, monkeypatch):
+    """Each test saves its rewrites in a fresh models folder, and starts with none in memory."""
+    folder = tmp_path / "models"
+    monkeypatch.setenv(ENV_MODELS_DIR, str(folder))
+    litert._content.cache_clear()  # noqa: SLF001
+    yield folder
+    litert._content.cache_clear()  # noqa: SLF001
+
 
 SHIPPED = sorted({variant.filename for variant in VARIANTS.values()})
 #: Meet's models end in the same layer with two output channels (background, person).
@@ -131,3 +146,49 @@ def test_a_file_that_is_not_a_model_still_gets_litert_s_own_error(tmp_path):
     assert model_content(path) == path.read_bytes()  # the rewrite gave up quietly
     with pytest.raises((ValueError, RuntimeError)):
         load_interpreter(path, 1)
+
+
+def landscape() -> Path:
+    return builtin_model_path(VARIANTS["landscape"].filename)
+
+
+def test_the_rewrite_is_saved_and_the_next_run_takes_it_without_rewriting(monkeypatch):
+    path = landscape()
+    first = model_content(path)
+    saved = saved_rewrite(path.read_bytes())
+    assert saved.parent.parent == Path(litert.os.environ[ENV_MODELS_DIR])
+    assert saved.read_bytes() == first
+    assert path.read_bytes() != first  # the shipped file itself is never touched
+
+    def no_rewrite(content: bytes) -> bytes:
+        raise AssertionError("the saved rewrite should have been used")
+
+    litert._content.cache_clear()  # noqa: SLF001 - as a new process would start
+    monkeypatch.setattr(litert, "rewrite_transposed_convolutions", no_rewrite)
+    assert model_content(path) == first
+    assert_same_model_output(path)
+
+
+def test_a_damaged_saved_rewrite_is_dropped_and_the_model_still_loads():
+    path = landscape()
+    saved = saved_rewrite(path.read_bytes())
+    saved.parent.mkdir(parents=True)
+    saved.write_bytes(b"\0\0\0\0TFL3" + b"\xff" * 4000)  # looks like a model, is not one
+    interpreter = load_interpreter(path, 1)  # LiteRT refuses the saved bytes: the file is used
+    original = Interpreter(model_path=str(path), num_threads=1)
+    original.allocate_tensors()
+    inputs = pictures(144, 256)
+    for before, after in zip(outputs(original, inputs), outputs(interpreter, inputs),
+                             strict=True):
+        assert np.abs(after - before).max() <= 1e-6
+    assert not saved.exists()
+    model_content(path)  # and the next load saves a good one again
+    assert CUSTOM_TRANSPOSE_CONV not in operators(saved.read_bytes())
+
+
+def test_a_models_folder_that_cannot_be_written_only_costs_the_saving(models_folder):
+    models_folder.parent.mkdir(parents=True, exist_ok=True)
+    models_folder.write_text("a file where the folder should be")
+    content = model_content(landscape())
+    assert CUSTOM_TRANSPOSE_CONV not in operators(content)
+    assert models_folder.read_text() == "a file where the folder should be"

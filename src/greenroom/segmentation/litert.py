@@ -15,15 +15,20 @@ are bit-identical (tests/test_litert.py checks them on real frames) and each mod
 about 1.3-1.5x faster, one thread (`benchmarks/model_graph.py`,
 docs/benchmarks-model-graph.md).
 
-The rewrite is done in memory at load time (about 0.1 s for a 250 KB model, once per process)
-on a copy: the model file, shipped or downloaded and sha256-checked, is never changed. Anything
+The rewrite is done at load time on a copy (about 0.1 s for a 250 KB model) and kept in the
+models folder for the next run: the model file, shipped or downloaded and sha256-checked, is
+never changed. Anything
 the rewrite does not recognise is left as it was, and if the rewrite itself fails the original
 bytes are loaded, so a model LiteRT can run is never refused because of it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -236,13 +241,57 @@ def rewrite_transposed_convolutions(content: bytes) -> bytes | None:
     return bytes(builder.Output())
 
 
+#: Part of each saved rewrite's name: raise it when the rewrite changes, so that files saved by
+#: an older greenroom are not taken for the new rewrite.
+REWRITE_VERSION = 1
+#: The saved rewrites' folder, inside the models folder (`store.models_dir`).
+SAVED_FOLDER = "rewritten"
+
+
+def saved_rewrite(content: bytes) -> Path:
+    """Where the rewrite of a model with these bytes is kept between runs: named by the
+    original's sha256, so a changed model file never finds an old rewrite."""
+    from greenroom.segmentation.store import models_dir
+
+    digest = hashlib.sha256(content).hexdigest()
+    return models_dir() / SAVED_FOLDER / f"{digest}-v{REWRITE_VERSION}.tflite"
+
+
+def _read_saved(path: Path) -> bytes | None:
+    try:
+        saved = path.read_bytes()
+    except OSError:
+        return None
+    return saved if saved[4:8] == b"TFL3" else None  # the flatbuffer's file identifier
+
+
+def _save(path: Path, content: bytes) -> None:
+    """Write `content` to `path` whole or not at all (a unique temporary file, then a rename);
+    a folder that cannot be written only means the rewrite is made again next time."""
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".part")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(content)
+            os.chmod(temporary, 0o644)  # readable as the models beside it are (mkstemp: 0600)
+            os.replace(temporary, path)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
 def model_content(path: str | Path) -> bytes:
     """What LiteRT should load for the model file at `path`: the file's bytes, rewritten where
     `rewrite_transposed_convolutions` applies. A rewrite that fails leaves the bytes as read
     (LiteRT then reports on the file itself).
 
-    Kept per file (by size and modification time) for the life of the process, so a server
-    that opens a model for each session rewrites it once."""
+    The rewrite costs about 0.1 s, more than a photo's whole inference, so it is kept: for the
+    life of the process per file (by size and modification time), so that a server opening a
+    model for each session rewrites it once, and between runs in the models folder
+    (`saved_rewrite`), so that the next command starts as fast as it did before there was a
+    rewrite."""
     stat = Path(path).stat()
     return _content(str(path), stat.st_size, stat.st_mtime_ns)
 
@@ -250,19 +299,55 @@ def model_content(path: str | Path) -> bytes:
 @functools.lru_cache(maxsize=8)
 def _content(path: str, _size: int, _mtime_ns: int) -> bytes:
     content = Path(path).read_bytes()
+    if not _has_transposed_convolution_safely(content):
+        return content
+    saved = saved_rewrite(content)
+    rewritten = _read_saved(saved)
+    if rewritten is not None:
+        return rewritten
     try:
-        return rewrite_transposed_convolutions(content) or content
+        rewritten = rewrite_transposed_convolutions(content)
     except Exception:  # noqa: BLE001 - any failure: load the file exactly as it is
         return content
+    if rewritten is None:
+        return content
+    _save(saved, rewritten)
+    return rewritten
+
+
+def _has_transposed_convolution_safely(content: bytes) -> bool:
+    try:
+        return _has_transposed_convolution(content)
+    except Exception:  # noqa: BLE001 - not a model LiteRT's schema can read: left to LiteRT
+        return False
+
+
+def forget_rewrite(path: str | Path) -> None:
+    """Drop what is kept of the model at `path`'s rewrite (in this process and on disk)."""
+    _content.cache_clear()
+    with contextlib.suppress(OSError):
+        saved_rewrite(Path(path).read_bytes()).unlink(missing_ok=True)
 
 
 def load_interpreter(path: str | Path, num_threads: int) -> Any:  # noqa: ANN401
     """A LiteRT interpreter for the model file at `path`, tensors allocated.
 
-    Raises LiteRT's ValueError or RuntimeError for a file it cannot load (the callers put the
-    path in their messages)."""
+    If the rewritten graph will not load (a damaged saved rewrite, say), it is forgotten and
+    the file is loaded as it is. Raises LiteRT's ValueError or RuntimeError for a file it cannot
+    load (the callers put the path in their messages)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=model_content(path), num_threads=num_threads)
-    interpreter.allocate_tensors()
-    return interpreter
+    def interpreter(content: bytes) -> Any:  # noqa: ANN401
+        loaded = Interpreter(model_content=content, num_threads=num_threads)
+        loaded.allocate_tensors()
+        return loaded
+
+    content = model_content(path)
+    try:
+        return interpreter(content)
+    except (ValueError, RuntimeError):
+        original = Path(path).read_bytes()
+        if content == original:
+            raise
+        forget_rewrite(path)
+        return interpreter(original)
