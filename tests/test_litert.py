@@ -16,8 +16,7 @@ from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 
 from greenroom.samples import astronaut, rocket
-from greenroom.segmentation import load_segmenter
-from greenroom.segmentation import litert
+from greenroom.segmentation import litert, load_segmenter
 from greenroom.segmentation.litert import (
     CUSTOM_TRANSPOSE_CONV,
     load_interpreter,
@@ -26,10 +25,9 @@ from greenroom.segmentation.litert import (
     rewrite_transposed_convolutions,
     saved_rewrite,
 )
-from greenroom.segmentation.store import ENV_MODELS_DIR
 from greenroom.segmentation.mediapipe_selfie import VARIANTS, builtin_model_path
+from greenroom.segmentation.store import ENV_MODELS_DIR
 from tests.conftest import SHARED, shared_path
-
 
 
 @pytest.fixture(autouse=True)
