@@ -655,7 +655,8 @@ def verdict(value: float, target: float, higher_is_better: bool) -> str:
     return "met" if met else "**missed**"
 
 
-def file_table(args: argparse.Namespace, results: dict[str, dict[str, Run]]) -> list[str]:
+def file_table(args: argparse.Namespace, results: dict[str, dict[str, Run]],
+               rounds: dict[str, dict[str, list[Run]]] | None = None) -> list[str]:
     sizes = list(results)
     lines = [
         f"### File: `greenroom video IN -o OUT --blur`, {args.frames}-frame clips, "
@@ -693,6 +694,20 @@ def file_table(args: argparse.Namespace, results: dict[str, dict[str, Run]]) -> 
                 cells.append(f"{ratio:.2f} | |" if target is None
                              else f"**{ratio:.2f}** ({verdict(ratio, target, True)}) | |")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    paired = ("greenroom-process", "floor-process")
+    if rounds and args.repeat > 1 and all(k in rounds.get(s, {}) for s in sizes for k in paired):
+        # The rows above are each row's own median, so a ratio may pair runs of different
+        # rounds; these pair each greenroom process with the floor process run beside it.
+        cells = []
+        for s in sizes:
+            pairs = list(zip(rounds[s][paired[0]], rounds[s][paired[1]], strict=True))
+            speed = ", ".join(f"{mine.fps / floor.fps:.2f}" for mine, floor in pairs)
+            extra = ", ".join(f"{mine.cpu_per_frame_ms - floor.cpu_per_frame_ms:+.1f}"
+                              for mine, floor in pairs)
+            cells.append(f"{speed} | {extra} ms |")
+        lines.append("| each round's `greenroom video` process against the floor process run "
+                     "beside it: frames/s ratio, CPU ms/frame above it (informative; the "
+                     "targets use the medians above) | " + " | ".join(cells) + " |")
     for kind in results[sizes[0]]:
         if kind.startswith("greenroom@") and all("naive" in results[s] for s in sizes):
             cells = [f"{results[s][kind].fps / results[s]['naive'].fps:.2f} | |" for s in sizes]
@@ -859,10 +874,11 @@ def report(
     live_default: LiveResult | None,
     memory: MemoryResult | None,
     quality: list[Quality] | None = None,
+    rounds: dict[str, dict[str, list[Run]]] | None = None,
 ) -> str:
     lines = targets(results, live, memory, quality)
     if results:
-        lines += file_table(args, results)
+        lines += file_table(args, results, rounds)
     if quality:
         lines += quality_table(quality, "720p")
     if live is not None:
@@ -1073,7 +1089,7 @@ def main(argv: list[str] | None = None) -> None:
                                          min(args.frames, 90))
 
     total = time.perf_counter() - started
-    table = report(args, results, live, live_default, memory, quality)
+    table = report(args, results, live, live_default, memory, quality, rounds=runs)
     print(table)
     log(f"whole run {total:.0f} s")
     if args.output is not None:
