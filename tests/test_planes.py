@@ -218,6 +218,37 @@ def test_a_planar_virtual_camera_takes_planes_and_converts_the_rest(astronaut_rg
     sink.close()
 
 
+@pytest.mark.parametrize("size", [(1280, 720), (854, 480)])  # 854: chroma rows of odd length
+def test_a_composited_picture_reaches_encoder_and_virtual_camera_without_a_copy(
+        tmp_path, astronaut_rgb, size):
+    """The effects write into `I420.blank` pictures: one buffer that the encoder's frame wraps
+    and that a virtual camera takes whole, so neither needs a copy, and both get the picture."""
+    from greenroom.sinks.virtualcam import VirtualCameraSink
+    from greenroom.testing import FakeVirtualCamera
+
+    width, height = size
+    source = I420.from_rgb(cv2.resize(astronaut_rgb, size))
+    picture = I420.blank(width, height)
+    for target, plane in zip(picture.planes(), source.planes(), strict=True):
+        target[...] = plane
+    data = picture.data
+    assert all(np.shares_memory(data, plane) for plane in picture.planes())
+    frame = picture.to_video_frame()
+    assert np.frombuffer(frame.planes[0], np.uint8).ctypes.data == picture.y.ctypes.data
+    np.testing.assert_array_equal(frame.to_ndarray(), source.data)
+    sink = VirtualCameraSink(width, height, 30, camera_factory=FakeVirtualCamera, planar=True)
+    sink.write(Frame(0, picture, output=picture))
+    np.testing.assert_array_equal(sink._camera.sent[0], source.data)
+    sink.close()
+    # and lossless H.264 of it decodes to the same planes
+    with VideoFileSource(dancer_free_clip(tmp_path, cv2.resize(astronaut_rgb, size))) as clip:
+        info = clip.info
+    with VideoFileSink(tmp_path / "blank.mkv", info, crf=0, preset="ultrafast") as out:
+        out.write(Frame(0, picture, pts=0, time_base=info.time_base))
+    decoded = next(av.open(str(tmp_path / "blank.mkv")).decode(video=0))
+    np.testing.assert_array_equal(decoded.to_ndarray(format="yuv420p"), source.data)
+
+
 def test_a_faint_blur_is_blurred_in_planes_too(dancer):
     """A blur below the strength the reduced-size path takes (sigma < 5 px at 720p) blurs each
     plane at its own size, like the RGB path, rather than leaving the picture as it was."""

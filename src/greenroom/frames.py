@@ -57,9 +57,9 @@ class I420:
     Keeping decoded frames in this format avoids converting every whole frame to RGB and back:
     the engine composites plane by plane (`Effect.apply_planes`), and the model and the matte
     read a half-size view (`half_yuv`, or `half_rgb` for RGB readers). The planes may be views
-    into a decoded `av.VideoFrame` (`from_video_frame`: no copy) or into a frame made for the
-    encoder (`blank`: the result is encoded without a copy either); rows may be padded (strided
-    views). Width and height are even.
+    into a decoded `av.VideoFrame` (`from_video_frame`: no copy) or into one buffer that a frame
+    for the encoder wraps (`blank`: the result is encoded, or sent to a virtual camera, without
+    a copy either); rows may be padded (strided views). Width and height are even.
     """
 
     def __init__(self, y: np.ndarray, u: np.ndarray, v: np.ndarray,
@@ -108,10 +108,15 @@ class I420:
 
     @classmethod
     def blank(cls, width: int, height: int) -> I420:
-        """A new picture to fill, made in an `av.VideoFrame` so an encoder takes it as it is."""
+        """A new picture to fill: one (height * 3/2) x width buffer that an `av.VideoFrame`
+        wraps without a copy. So an encoder takes it as it is, and so does a virtual camera,
+        which wants the three planes in one buffer (`data`)."""
         import av
 
-        return cls.from_video_frame(av.VideoFrame(width, height, "yuv420p"))
+        data = np.empty((height * 3 // 2, width), np.uint8)
+        picture = cls.from_buffer(data)
+        picture.frame = av.VideoFrame.from_numpy_buffer(data, format="yuv420p")
+        return picture
 
     @classmethod
     def from_rgb(cls, rgb: np.ndarray) -> I420:
@@ -125,8 +130,10 @@ class I420:
     @property
     def data(self) -> np.ndarray:
         """The picture as one (height * 3/2) x width buffer (copied together unless it is one)."""
-        base = self.y.base if self.frame is None else None
-        if base is not None and base.shape == (self.height * 3 // 2, self.width):
+        base = self.y.base
+        if (isinstance(base, np.ndarray) and base.shape == (self.height * 3 // 2, self.width)
+                and base.dtype == np.uint8 and base.flags.c_contiguous
+                and base.ctypes.data == self.y.ctypes.data):
             return base
         return np.concatenate([self.y.reshape(-1), self.u.reshape(-1), self.v.reshape(-1)]
                               ).reshape(self.height * 3 // 2, self.width)
