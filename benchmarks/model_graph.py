@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import cv2
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from bench_video import revision
 from greenroom.samples import astronaut, rocket
 from greenroom.segmentation.litert import load_interpreter, rewrite_transposed_convolutions
 from greenroom.segmentation.mediapipe_selfie import VARIANTS
@@ -101,15 +101,6 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def revision() -> str:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
-                              capture_output=True, check=True)
-        return done.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -130,7 +121,7 @@ def main() -> None:
         "DEPTH_TO_SPACE",
         "",
         f"Produced by `.venv/bin/python benchmarks/model_graph.py --rounds {args.rounds}` at "
-        f"commit {revision()}. Machine: {platform.machine()}, {cpu_name()}, "
+        f"{revision()}. Machine: {platform.machine()}, {cpu_name()}, "
         f"{os.cpu_count()} CPUs; one LiteRT thread, rounds interleaved; ms per invoke on real "
         "frames at the model's input size.",
         "",

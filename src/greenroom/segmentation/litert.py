@@ -12,14 +12,14 @@ pixel's channels times one kernel tap, plus the bias. That is exactly a 1x1 conv
 `kh * kw * out` channels followed by DEPTH_TO_SPACE, which XNNPACK runs with its fast GEMM
 kernels. Every output value is the same sum of the same products; on this machine the outputs
 are bit-identical (tests/test_litert.py checks them on real frames) and each model's invoke is
-about 1.3-1.5x faster, one thread (`benchmarks/model_graph.py`,
+about 1.3-1.6x faster, one thread (`benchmarks/model_graph.py`,
 docs/benchmarks-model-graph.md).
 
 The rewrite is done at load time on a copy (about 0.1 s for a 250 KB model) and kept in the
 models folder for the next run: the model file, shipped or downloaded and sha256-checked, is
-never changed. Anything
-the rewrite does not recognise is left as it was, and if the rewrite itself fails the original
-bytes are loaded, so a model LiteRT can run is never refused because of it.
+never changed. Anything the rewrite does not recognise is left as it was, and if the rewrite
+itself fails the original bytes are loaded, so a model LiteRT can run is never refused because
+of it.
 """
 
 from __future__ import annotations
@@ -299,34 +299,27 @@ def model_content(path: str | Path) -> bytes:
 @functools.lru_cache(maxsize=8)
 def _content(path: str, _size: int, _mtime_ns: int) -> bytes:
     content = Path(path).read_bytes()
-    if not _has_transposed_convolution_safely(content):
-        return content
-    saved = saved_rewrite(content)
-    rewritten = _read_saved(saved)
-    if rewritten is not None:
-        return rewritten
     try:
-        rewritten = rewrite_transposed_convolutions(content)
+        if not _has_transposed_convolution(content):
+            return content
+        saved = saved_rewrite(content)
+        rewritten = _read_saved(saved)
+        if rewritten is None:
+            rewritten = rewrite_transposed_convolutions(content)
+            if rewritten is None:
+                return content
+            _save(saved, rewritten)
+        return rewritten
     except Exception:  # noqa: BLE001 - any failure: load the file exactly as it is
         return content
-    if rewritten is None:
-        return content
-    _save(saved, rewritten)
-    return rewritten
 
 
-def _has_transposed_convolution_safely(content: bytes) -> bool:
-    try:
-        return _has_transposed_convolution(content)
-    except Exception:  # noqa: BLE001 - not a model LiteRT's schema can read: left to LiteRT
-        return False
-
-
-def forget_rewrite(path: str | Path) -> None:
-    """Drop what is kept of the model at `path`'s rewrite (in this process and on disk)."""
+def _forget(original: bytes) -> None:
+    """Drop what is kept of the rewrite of the model with these bytes (in this process and on
+    disk)."""
     _content.cache_clear()
     with contextlib.suppress(OSError):
-        saved_rewrite(Path(path).read_bytes()).unlink(missing_ok=True)
+        saved_rewrite(original).unlink(missing_ok=True)
 
 
 def load_interpreter(path: str | Path, num_threads: int) -> Any:  # noqa: ANN401
@@ -349,5 +342,5 @@ def load_interpreter(path: str | Path, num_threads: int) -> Any:  # noqa: ANN401
         original = Path(path).read_bytes()
         if content == original:
             raise
-        forget_rewrite(path)
+        _forget(original)
         return interpreter(original)
