@@ -15,7 +15,7 @@ PACKAGE = Path(greenroom.__file__).parent
 
 #: Layer of each top-level module or package, from the ground up.
 LAYERS = {
-    "frames": 0, "errors": 0, "extras": 0, "testing": 0,
+    "frames": 0, "errors": 0, "extras": 0, "testing": 0, "atomic": 0,
     "sources": 1, "samples": 1,
     "segmentation": 2, "matte": 2, "compositing": 2, "enhance": 2, "aux_models": 2,
     "pipeline": 2,

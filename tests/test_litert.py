@@ -7,6 +7,7 @@ Each model is run twice by LiteRT on real pictures (the shipped samples, and a D
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -159,7 +160,7 @@ def test_the_rewrite_is_saved_and_the_next_run_takes_it_without_rewriting(monkey
     path = landscape()
     first = model_content(path)
     saved = saved_rewrite(path.read_bytes())
-    assert saved.parent.parent == Path(litert.os.environ[ENV_MODELS_DIR])
+    assert saved.parent.parent == Path(os.environ[ENV_MODELS_DIR])
     assert saved.read_bytes() == first
     assert path.read_bytes() != first  # the shipped file itself is never touched
 

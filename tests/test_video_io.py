@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
+from greenroom.atomic import AtomicFile, atomic_path
 from greenroom.errors import OutputError
 from greenroom.frames import Frame
-from greenroom.sinks.atomic import AtomicFile, atomic_path
 from greenroom.sinks.video import (
     PngSequenceSink,
     VideoFileSink,
@@ -431,7 +431,7 @@ def test_read_only_output_folder(clip, tmp_path, monkeypatch):
             def refuse(*args, **kwargs):
                 raise PermissionError(13, "Permission denied")
 
-            monkeypatch.setattr("greenroom.sinks.atomic.tempfile.mkstemp", refuse)
+            monkeypatch.setattr("greenroom.atomic.tempfile.mkstemp", refuse)
         with VideoFileSource(clip.path) as src, pytest.raises(OutputError) as e:
             VideoFileSink(folder / "out.mp4", src.info)
         assert str(folder / "out.mp4") in one_line(e.value)

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
+from greenroom.atomic import remove_stale_temps
 from greenroom.cli.config import config_option
 from greenroom.cli.guard import Input, check_output, effect_inputs
 from greenroom.cli.matte_options import matte_options
@@ -15,7 +16,6 @@ from greenroom.cli.options import EffectArgs, effect_options
 from greenroom.jobs.photos import is_single_photo, plan_photos, process_photos
 from greenroom.matte import MatteAdjust
 from greenroom.pipeline.stats import plural
-from greenroom.sinks.atomic import remove_stale_temps
 from greenroom.sinks.images import FORMATS
 
 #: Batches longer than this get a progress bar.

@@ -16,13 +16,13 @@ import socket
 import time
 from pathlib import Path
 
+from greenroom.atomic import remove_stale_temps
 from greenroom.errors import GreenroomError, describe_os_error
 from greenroom.jobs import storage
 from greenroom.jobs.manifest import Record
 from greenroom.jobs.plan import Task
 from greenroom.jobs.settings import JobSettings
 from greenroom.pipeline.processor import Processor
-from greenroom.sinks.atomic import remove_stale_temps
 
 #: (settings fingerprint, threads, kind) -> the worker's processor for such files. Per worker
 #: process; a Ray worker that runs tasks of two batches keeps one per batch.

@@ -27,12 +27,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from greenroom.atomic import atomic_path
 
 if TYPE_CHECKING:
     from ai_edge_litert import schema_py_generated as schema
@@ -266,20 +266,13 @@ def _read_saved(path: Path) -> bytes | None:
 
 
 def _save(path: Path, content: bytes) -> None:
-    """Write `content` to `path` whole or not at all (a unique temporary file, then a rename);
-    a folder that cannot be written only means the rewrite is made again next time."""
+    """Write `content` to `path` whole or not at all (`atomic_path`: a temporary file beside
+    it, then a rename); a folder that cannot be written only means the rewrite is made again
+    next time."""
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".part")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(content)
-            os.chmod(temporary, 0o644)  # readable as the models beside it are (mkstemp: 0600)
-            os.replace(temporary, path)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_path(path) as temporary:
+            temporary.write_bytes(content)
 
 
 def model_content(path: str | Path) -> bytes:

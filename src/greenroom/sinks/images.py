@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from greenroom.atomic import atomic_path, write_error_reason
 from greenroom.errors import OutputError
-from greenroom.sinks.atomic import atomic_path, write_error_reason
 
 #: File ending -> (Pillow format, can store alpha).
 FORMATS: dict[str, tuple[str, bool]] = {

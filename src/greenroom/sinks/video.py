@@ -29,7 +29,7 @@ What is kept, and how:
   `unsupported_audio="transcode"` (re-encoded to Opus, with a warning; `sinks.audio`) or
   `"drop"` (left out, with a warning) is given.
 * **Atomicity.** The file is written under a temporary name beside the destination and renamed
-  when complete (`greenroom.sinks.atomic`). An exception while writing removes the temporary
+  when complete (`greenroom.atomic`). An exception while writing removes the temporary
   file and leaves any existing destination untouched. Ctrl-C (KeyboardInterrupt, SystemExit)
   inside a `with` block, or an explicit `close()` after some frames, finalizes the file
   (encoder flushed, trailer written) and moves it into place: a stopped recording plays.
@@ -65,9 +65,9 @@ import av.error
 import cv2
 import numpy as np
 
+from greenroom.atomic import AtomicFile, atomic_path, remove_stale_temps, write_error_reason
 from greenroom.errors import OutputError, os_error_reason
 from greenroom.frames import I420, Frame, Sink
-from greenroom.sinks.atomic import AtomicFile, atomic_path, remove_stale_temps, write_error_reason
 from greenroom.sinks.audio import OpusTranscoder
 from greenroom.sources.video import AudioFeed, VideoInfo
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from greenroom.atomic import atomic_path
 from greenroom.errors import InputError
 from greenroom.training import data as datamod
 from greenroom.training.augment import Augment, make_view
@@ -214,9 +215,8 @@ def evaluate(model: torch.nn.Module, samples: Sequence[datamod.Sample], config: 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Write atomically: a crash mid-write never leaves a truncated checkpoint to resume from."""
-    part = path.with_name(path.name + ".part")
-    torch.save(state, part)
-    part.replace(path)
+    with atomic_path(path) as temporary:
+        torch.save(state, temporary)
 
 
 def train(config: TrainConfig, resume: bool = False,
