@@ -39,40 +39,12 @@ from ai_edge_litert import schema_py_generated as schema
 from ai_edge_litert.interpreter import Interpreter
 from ai_edge_litert.tools import flatbuffer_utils
 
-from greenroom.segmentation.litert import op_name
+from greenroom.segmentation.litert import add_tensor, op_name, opcode
 from greenroom.segmentation.store import builtin_model_path
 
 FRAMES = Path(__file__).resolve().parents[2] / "shared" / "data" / "davis-people-unlabeled"
 WIDTH, HEIGHT = 256, 144
 Op = schema.BuiltinOperator
-
-
-def opcode(model: schema.ModelT, builtin: int, version: int = 1) -> int:
-    """The index of `builtin`'s operator code, added if the model has none."""
-    for index, code in enumerate(model.operatorCodes):
-        if not code.customCode and max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
-            return index
-    code = schema.OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode = builtin, min(builtin, 127)
-    code.version = version
-    model.operatorCodes.append(code)
-    return len(model.operatorCodes) - 1
-
-
-def add_tensor(model: schema.ModelT, shape: list[int], kind: int, name: str,
-               data: bytes | None = None) -> int:
-    """A new tensor (a constant when `data` is given); its index. Names get the index added:
-    the quantizer wants every tensor name unique."""
-    buffer = schema.BufferT()
-    if data is not None:
-        buffer.data = np.frombuffer(data, np.uint8)
-    model.buffers.append(buffer)
-    tensor = schema.TensorT()
-    tensor.shape, tensor.type = np.array(shape, np.int32), kind
-    graph = model.subgraphs[0]
-    tensor.buffer, tensor.name = len(model.buffers) - 1, f"{name}_{len(graph.tensors)}".encode()
-    graph.tensors.append(tensor)
-    return len(graph.tensors) - 1
 
 
 def new_op(builtin_index: int, inputs: list[int], outputs: list[int], options_type: int,
@@ -114,8 +86,7 @@ def builtin_transpose_conv(model: schema.ModelT) -> None:
             bytes(bytearray(op.customOptions))[:12], np.int32)
         source, weights, bias = op.inputs
         shape = np.array(graph.tensors[op.outputs[0]].shape, np.int32)
-        output_shape = add_tensor(model, [4], schema.TensorType.INT32, "output_shape",
-                                  shape.tobytes())
+        output_shape = add_tensor(model, [4], "output_shape", shape)
         options = schema.TransposeConvOptionsT()
         options.padding = schema.Padding.SAME if padding == 1 else schema.Padding.VALID
         options.strideW, options.strideH = int(stride_w), int(stride_h)
@@ -148,12 +119,10 @@ def int8_friendly(model: schema.ModelT) -> None:
         if name == "HARD_SWISH":
             x, y = int(op.inputs[0]), int(op.outputs[0])
             shape, kind = list(graph.tensors[x].shape), graph.tensors[x].type
-            three = add_tensor(model, [1], schema.TensorType.FLOAT32, "three",
-                               np.float32(3).tobytes())
-            sixth = add_tensor(model, [1], schema.TensorType.FLOAT32, "sixth",
-                               np.float32(1 / 6).tobytes())
-            relu6, product = add_tensor(model, shape, kind, "relu6"), add_tensor(
-                model, shape, kind, "product")
+            three = add_tensor(model, [1], "three", np.float32([3]))
+            sixth = add_tensor(model, [1], "sixth", np.float32([1 / 6]))
+            relu6 = add_tensor(model, shape, "relu6", kind=kind)
+            product = add_tensor(model, shape, "product", kind=kind)
             add_options = schema.AddOptionsT()
             add_options.fusedActivationFunction = schema.ActivationFunctionType.RELU6
             rewritten += [

@@ -76,28 +76,38 @@ def _has_transposed_convolution(content: bytes) -> bool:
     return False
 
 
-def _opcode(model: schema.ModelT, builtin: int) -> int:
-    """The index of `builtin`'s operator code, added (version 1) if the model has none."""
+def opcode(model: schema.ModelT, builtin: int, version: int = 1) -> int:
+    """The index of `builtin`'s operator code, added (at `version`) if the model has none."""
     for index, code in enumerate(model.operatorCodes):
         if not code.customCode and max(code.builtinCode, code.deprecatedBuiltinCode) == builtin:
             return index
     code = _schema().OperatorCodeT()
-    code.builtinCode, code.deprecatedBuiltinCode, code.version = builtin, min(builtin, 127), 1
+    code.builtinCode, code.deprecatedBuiltinCode = builtin, min(builtin, 127)
+    code.version = version
     model.operatorCodes.append(code)
     return len(model.operatorCodes) - 1
 
 
-def _add_tensor(model: schema.ModelT, shape: list[int], name: str,
-                values: np.ndarray | None = None) -> int:
-    """A new float32 tensor of subgraph 0 (a constant when `values` is given); its index."""
+def add_tensor(model: schema.ModelT, shape: list[int], name: str,
+               values: np.ndarray | None = None, kind: int | None = None) -> int:
+    """A new tensor of subgraph 0 (a constant when `values` is given); its index.
+
+    Its type is `kind`, else that of `values` (float32 or int32), else float32. Names get the
+    index added, so each is unique (tools such as the quantizer insist)."""
     schema = _schema()
+    kinds = {np.dtype(np.float32): schema.TensorType.FLOAT32,
+             np.dtype(np.int32): schema.TensorType.INT32}
     buffer = schema.BufferT()
     if values is not None:
-        buffer.data = np.frombuffer(np.ascontiguousarray(values, np.float32).tobytes(), np.uint8)
+        values = np.ascontiguousarray(values)
+        if kind is None:
+            kind = kinds[values.dtype]
+        buffer.data = np.frombuffer(values.tobytes(), np.uint8)
     model.buffers.append(buffer)
     graph = model.subgraphs[0]
     tensor = schema.TensorT()
-    tensor.shape, tensor.type = np.array(shape, np.int32), schema.TensorType.FLOAT32
+    tensor.shape = np.array(shape, np.int32)
+    tensor.type = schema.TensorType.FLOAT32 if kind is None else kind
     tensor.buffer, tensor.name = len(model.buffers) - 1, f"{name}_{len(graph.tensors)}".encode()
     graph.tensors.append(tensor)
     return len(graph.tensors) - 1
@@ -175,12 +185,12 @@ def _as_depth_to_space(model: schema.ModelT, op: schema.OperatorT,
     kernel = weights.transpose(1, 2, 0, 3).reshape(block * block * out_channels, 1, 1,
                                                    in_channels)
     channels = block * block * out_channels
-    kernel_tensor = _add_tensor(model, list(kernel.shape), "block_kernel", kernel)
-    bias_tensor = _add_tensor(model, [channels], "block_bias", np.tile(bias, block * block))
-    blocks = _add_tensor(model, [in_shape[0], in_shape[1], in_shape[2], channels], "blocks")
+    kernel_tensor = add_tensor(model, list(kernel.shape), "block_kernel", kernel)
+    bias_tensor = add_tensor(model, [channels], "block_bias", np.tile(bias, block * block))
+    blocks = add_tensor(model, [in_shape[0], in_shape[1], in_shape[2], channels], "blocks")
 
     conv = schema.OperatorT()
-    conv.opcodeIndex = _opcode(model, schema.BuiltinOperator.CONV_2D)
+    conv.opcodeIndex = opcode(model, schema.BuiltinOperator.CONV_2D)
     conv.inputs, conv.outputs = [source, kernel_tensor, bias_tensor], [blocks]
     conv_options = schema.Conv2DOptionsT()
     conv_options.padding = schema.Padding.VALID
@@ -191,7 +201,7 @@ def _as_depth_to_space(model: schema.ModelT, op: schema.OperatorT,
     conv.builtinOptions = conv_options
 
     shuffle = schema.OperatorT()
-    shuffle.opcodeIndex = _opcode(model, schema.BuiltinOperator.DEPTH_TO_SPACE)
+    shuffle.opcodeIndex = opcode(model, schema.BuiltinOperator.DEPTH_TO_SPACE)
     shuffle.inputs, shuffle.outputs = [blocks], [output]
     shuffle_options = schema.DepthToSpaceOptionsT()
     shuffle_options.blockSize = block
