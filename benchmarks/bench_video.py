@@ -10,7 +10,8 @@ One run, one process, so the ratios are comparable even on a noisy shared machin
 5. the live path as `greenroom camera --source clip.mp4 --loop --realtime` runs it, into a null
    virtual camera: frames/s, capture-to-output latency, drops, CPU with and without the decoder
    that feeds it;
-6. resident memory over 10,000 frames of a looped 640x360 clip.
+6. resident memory over 10,000 frames of a looped 640x360 clip;
+7. start-up: a fresh process's imports, model set-up and codec set-up around a one-frame clip.
 
 The clips are generated in a temporary folder (or --workdir) with PyAV: the DAVIS "dance-twirl"
 frames from ../shared/data when present (a real dancer, 854x480, scaled up), else the astronaut
@@ -82,7 +83,7 @@ SIZES = {"720p": (1280, 720), "1080p": (1920, 1080)}
 MEMORY_SIZE = (640, 360)
 FPS = 30
 PRESET = "veryfast"
-PARTS = ("file", "naive", "live", "memory", "quality")
+PARTS = ("file", "naive", "live", "memory", "quality", "startup")
 
 # Targets from the issue.
 TARGET_FLOOR_RATIO = 0.85  # issue 11: the whole `greenroom video` process against decode + encode
@@ -91,6 +92,7 @@ TARGET_CPU_OVER_FLOOR = {"720p": 8.0, "1080p": 18.0}  # ms per frame above decod
 TARGET_LIVE_CPU = 30.0  # % of one core, net of the decoder feeding the source
 TARGET_LIVE_P95 = 20.0  # ms
 TARGET_MAD, TARGET_PSNR = 1.0, 40.0  # the planes path against the RGB path, per effect
+TARGET_SETUP = 0.5  # s: the model and the codecs set up, before the first frame
 
 
 # -- clips -------------------------------------------------------------------------------------
@@ -598,6 +600,54 @@ def run_memory(processor: Processor, clip: Path, frames: int, every: int) -> Mem
     return MemoryResult(samples, wall, others)
 
 
+@dataclass
+class StartupResult:
+    """Where a fresh `greenroom video` process spends its first second, in wall seconds."""
+
+    imports: float  # process start to the command's code: interpreter, imports (None: not Linux)
+    model: float  # the processor built, the model loaded and a first frame through it
+    codec: float  # a one-frame clip converted: decoder and encoder opened, file finalized
+    process: float = 0.0  # the whole `greenroom video` process on the same clip, start to exit
+
+    @property
+    def setup(self) -> float:
+        return self.model + self.codec
+
+
+def since_process_start() -> float:
+    """Seconds since this process started (Linux: its start time in /proc), or -1."""
+    try:
+        start = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1.0
+    return uptime - start / os.sysconf("SC_CLK_TCK")
+
+
+def run_startup(clip: Path) -> StartupResult:
+    """The command's set-up, step by step, in a fresh process (`--child startup`): what
+    `greenroom video CLIP -o OUT --blur` does before and around its first frame."""
+    imports = since_process_start()  # this script imports what the command imports, and more
+    started = time.perf_counter()
+    processor = cli_processor("video")
+    with VideoFileSource(clip, planar=True) as source:
+        first = next(iter(source)).image
+    processor.composite(first, processor.segment(first))
+    model = time.perf_counter() - started
+    processor.reset()
+    with tempfile.TemporaryDirectory(prefix="greenroom-startup-") as folder:
+        started = time.perf_counter()
+        convert_video(clip, Path(folder) / "out.mp4", processor)
+        codec = time.perf_counter() - started
+    processor.close()
+    return StartupResult(imports, model, codec)
+
+
+def median_startup(runs: list[StartupResult]) -> StartupResult:
+    """The run with the median set-up time (model + codec)."""
+    return sorted(runs, key=lambda run: run.setup)[len(runs) // 2]
+
+
 # -- fresh processes for the live and memory runs --------------------------------------------------
 
 
@@ -626,6 +676,9 @@ def child_main(args: argparse.Namespace) -> None:
         tune_process()  # as the `greenroom` command does at start
     if args.child == "floor":
         convert_video(args.clip, args.output, PassThrough())  # type: ignore[arg-type]
+        return
+    if args.child == "startup":
+        print(json.dumps(asdict(run_startup(args.clip))))
         return
     processor = cli_processor("camera")
     result: LiveResult | MemoryResult
@@ -797,6 +850,29 @@ def live_table(live: LiveResult, default: LiveResult | None = None) -> list[str]
     ]
 
 
+def startup_table(startup: StartupResult, rounds: int) -> list[str]:
+    """Where the first second of a `greenroom video` process goes."""
+    imports = f"{startup.imports:.2f}" if startup.imports >= 0 else "not measured"
+    return [
+        "### Start-up: `greenroom video` on a one-frame 720p clip, a fresh process"
+        + (f", the median of {rounds} runs" if rounds > 1 else ""),
+        "",
+        "| step | seconds | target |",
+        "|---|---:|---|",
+        f"| interpreter start and imports (the benchmark child's: the command's and a few more) "
+        f"| {imports} | |",
+        f"| model: the processor built, the model loaded, a first frame through it | "
+        f"{startup.model:.2f} | |",
+        f"| codecs: the one-frame clip converted (decoder and encoder opened, the frame "
+        f"composited and encoded, audio copied, the file finalized) | {startup.codec:.2f} | |",
+        f"| model and codec set-up | **{startup.setup:.2f}** | < {TARGET_SETUP:g} s: "
+        f"{verdict(startup.setup, TARGET_SETUP, False)} |",
+        f"| the whole `greenroom video` process on the same clip, start to exit | "
+        f"{startup.process:.2f} | |",
+        "",
+    ]
+
+
 def memory_table(memory: MemoryResult) -> list[str]:
     last = memory.samples[-1][0]
     first, half = min(1000, last), last // 2
@@ -824,7 +900,7 @@ def memory_table(memory: MemoryResult) -> list[str]:
 
 def targets(
     results: dict[str, dict[str, Run]], live: LiveResult | None, memory: MemoryResult | None,
-    quality: list[Quality] | None = None,
+    quality: list[Quality] | None = None, startup: StartupResult | None = None,
 ) -> list[str]:
     """One line per target of the issue: the value, met or missed, and by how much."""
     lines = ["### Targets", ""]
@@ -857,6 +933,10 @@ def targets(
         lines.append(f"- live p95 latency: {live.latency_p95:.1f} ms (target < {TARGET_LIVE_P95:g} "
                      f"ms): {verdict(live.latency_p95, TARGET_LIVE_P95, False)}, "
                      f"{live.latency_p95 - TARGET_LIVE_P95:+.1f} ms")
+    if startup is not None:
+        lines.append(f"- start-up: model and codec set-up {startup.setup:.2f} s (target < "
+                     f"{TARGET_SETUP:g} s): {verdict(startup.setup, TARGET_SETUP, False)}, "
+                     f"{startup.setup - TARGET_SETUP:+.2f} s")
     if memory is not None:
         last = memory.samples[-1][0]
         first, half = min(1000, last), last // 2
@@ -875,10 +955,13 @@ def report(
     memory: MemoryResult | None,
     quality: list[Quality] | None = None,
     rounds: dict[str, dict[str, list[Run]]] | None = None,
+    startup: StartupResult | None = None,
 ) -> str:
-    lines = targets(results, live, memory, quality)
+    lines = targets(results, live, memory, quality, startup)
     if results:
         lines += file_table(args, results, rounds)
+    if startup is not None:
+        lines += startup_table(startup, args.repeat)
     if quality:
         lines += quality_table(quality, "720p")
     if live is not None:
@@ -929,7 +1012,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--memory-every", type=int, default=500, help="RSS sampling period")
     parser.add_argument("--skip", action="append", default=[], choices=PARTS,
                         help="leave out a part (repeatable): file runs, the naive rows, "
-                        "the live run, the memory run")
+                        "the live run, the memory run, planes against RGB, the start-up")
     parser.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
                         help="before each run, wait up to this long for other processes to go "
                         "quiet (default 0: don't wait)")
@@ -946,7 +1029,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--default-allocator", action="store_true",
                         help="leave glibc's malloc thresholds as they are instead of tuning "
                         "them as the greenroom command does (pipeline/allocator.py)")
-    parser.add_argument("--child", choices=("live", "memory", "floor"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("live", "memory", "floor", "startup"),
+                        help=argparse.SUPPRESS)
     parser.add_argument("--clip", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -1042,6 +1126,20 @@ def main(argv: list[str] | None = None) -> None:
         if model is not None:
             model.close()
 
+        startup = None
+        if "startup" not in args.skip:
+            one = clip(*SIZES["720p"], 1)
+            startup_runs = []
+            for round_ in range(args.repeat):
+                settle()
+                found = StartupResult(**in_child("startup", one, args))  # type: ignore[arg-type]
+                found.process = run_process(greenroom_process(one, out / "startup.mp4"), 1).wall
+                startup_runs.append(found)
+                log(f"[{time.perf_counter() - started:4.0f} s] start-up {round_ + 1}/"
+                    f"{args.repeat}: imports {found.imports:.2f} s, model {found.model:.2f} s, "
+                    f"codec {found.codec:.2f} s, whole process {found.process:.2f} s")
+            startup = median_startup(startup_runs)
+
         with cli_processor("camera") as camera:
             described = (f"`video`: {describe_processor(processor)}; `camera` (live and "
                          f"memory runs): {describe_processor(camera)}")
@@ -1089,7 +1187,8 @@ def main(argv: list[str] | None = None) -> None:
                                          min(args.frames, 90))
 
     total = time.perf_counter() - started
-    table = report(args, results, live, live_default, memory, quality, rounds=runs)
+    table = report(args, results, live, live_default, memory, quality, rounds=runs,
+                   startup=startup)
     print(table)
     log(f"whole run {total:.0f} s")
     if args.output is not None:
@@ -1177,6 +1276,16 @@ output callback as `--duration` does.
   time at 30 fps with sleeps between. The paced figure is what the same work costs when the
   cores idle between frames, as they do live; the gap between the two is what that idling
   costs on this machine (it varies from run to run, and has come out near zero).
+
+**Start-up** (a fresh process per run, `bench_video.py --child startup`): issue 11 asks for
+the model and the codecs to be set up in under 0.5 s. *Imports* is the time from the process's
+start (from /proc) to the child's first line: the interpreter and every import, which
+include the command's. *Model* builds the processor the CLI builds, loads the model (its
+rewritten graph read from the models folder, as every run after the first does) and takes the
+clip's frame through segmentation and compositing once. *Codecs* is `convert_video` on the
+one-frame 720p clip: the file opened, decoder and x264 set up, the frame composited, encoded
+and muxed with its audio, the file finalized. The last row is the command itself on the same
+clip, from start to exit, as a user waits for it.
 
 **Memory** (a fresh process): `LiveFileSource(loop=True, realtime=False)` over a 90-frame
 640x360 clip, reopened at every loop, through `StreamPipeline(live=False)` so that every frame
