@@ -8,6 +8,7 @@ Each model is run twice by LiteRT on real pictures (the shipped samples, and a D
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -171,6 +172,23 @@ def test_the_rewrite_is_saved_and_the_next_run_takes_it_without_rewriting(monkey
     monkeypatch.setattr(litert, "rewrite_transposed_convolutions", no_rewrite)
     assert model_content(path) == first
     assert_same_model_output(path)
+
+
+def test_saving_a_rewrite_clears_what_a_killed_process_left(caplog):
+    """A run killed while saving leaves its temporary file; the next save removes it, and only
+    it: another process's file still being written stays."""
+    path = landscape()
+    folder = saved_rewrite(path.read_bytes()).parent
+    folder.mkdir(parents=True)
+    finished = subprocess.Popen(["true"])  # its process id, once it has exited, is nobody's
+    finished.wait()
+    stale = folder / f".old.tflite.tmp-{finished.pid}-abcd1234.tflite"
+    stale.write_bytes(b"half a model")
+    alive = folder / f".other.tflite.tmp-{os.getpid()}-efgh5678.tflite"
+    alive.write_bytes(b"being written")
+    model_content(path)
+    assert not stale.exists() and alive.exists()
+    assert f"removed {stale}" in caplog.text
 
 
 def test_a_damaged_saved_rewrite_is_dropped_and_the_model_still_loads():

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from greenroom.atomic import atomic_path
+from greenroom.atomic import atomic_path, remove_stale_temps
 
 if TYPE_CHECKING:
     from ai_edge_litert import schema_py_generated as schema
@@ -281,6 +281,7 @@ def _save(path: Path, content: bytes) -> None:
     next time."""
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path.parent)  # what a process killed while saving left behind
         with atomic_path(path) as temporary:
             temporary.write_bytes(content)
 

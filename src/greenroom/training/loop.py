@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from greenroom.atomic import atomic_path
+from greenroom.atomic import atomic_path, remove_stale_temps
 from greenroom.errors import InputError
 from greenroom.training import data as datamod
 from greenroom.training.augment import Augment, make_view
@@ -230,6 +230,7 @@ def train(config: TrainConfig, resume: bool = False,
         raise InputError(config.out, f"--size must be multiples of 32, got {config.width}x"
                                      f"{config.height}")
     config.out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(config.out)  # checkpoints a killed run was writing
     if config.threads:
         torch.set_num_threads(config.threads)
     device = torch.device(config.device or ("cuda" if torch.cuda.is_available() else "cpu"))
