@@ -274,7 +274,7 @@ class Blur(BackgroundEffect):
                          + [weight])
         if more:  # average the weighted pixels and their weights, block by block
             both = halve(both, more)
-        pixels = (halve(small, more) if more else small).astype(np.float32)
+        pixels = halve(small, more).astype(np.float32)  # `small` itself when more is 0
         *weighted, weight = cv2.split(cv2.GaussianBlur(both, ksize, sigma))
         # Deep inside the person no background is near and the ratio is 0/0; the small
         # constant `eps` hands over smoothly to the unblurred pixels there, which the person
