@@ -86,6 +86,30 @@ def test_reduced_luma_is_computed_once_and_sized_for_the_motion_checks(astronaut
     assert small.motion_luma() is small.y
 
 
+def test_reduced_planes_are_the_half_size_picture_halved_and_computed_once(astronaut_rgb):
+    """`half_planes(n)` (cached reductions of Y, U and V) holds exactly `half_yuv` halved n
+    times: the blur and the guided filter's coarse grid read them instead of halving again."""
+    picture = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720)))
+    for times in (0, 1, 2, 3):
+        planes = picture.half_planes(times)
+        assert all(np.array_equal(got, want) for got, want in
+                   zip(planes, cv2.split(halve(picture.half_yuv(), times)), strict=True))
+    assert picture.chroma(2)[0] is picture.half_planes(2)[1]  # cached
+    assert picture.chroma(0)[0] is picture.u and picture.chroma(0)[1] is picture.v
+
+
+def test_the_guided_filter_gives_the_same_matte_from_the_cached_reductions(astronaut_rgb):
+    picture = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720)))
+    mask = np.zeros((144, 256), np.float32)
+    mask[30:130, 90:170] = 1
+    mask = cv2.GaussianBlur(mask, (9, 9), 3)
+    refiner = GuidedRefiner()
+    alpha, box = refiner.refine_boxed(picture.half_yuv(), mask, "yuv")
+    again, same_box = refiner.refine_boxed(picture.half_yuv(), mask, "yuv", picture.half_planes)
+    assert box == same_box and box is not None
+    assert np.array_equal(alpha, again) and 0 < alpha.mean() < 1
+
+
 @pytest.mark.parametrize("shape, size", [
     ((360, 640), (1280, 720)), ((180, 320, 3), (1280, 720)), ((135, 241), (963, 541)),
 ])

@@ -77,6 +77,7 @@ class I420:
         self._half_rgb: np.ndarray | None = None
         self._half_yuv: np.ndarray | None = None
         self._lumas: list[np.ndarray] = [y]  # the Y plane halved 0, 1, 2 ... times, as asked
+        self._chromas: list[tuple[np.ndarray, np.ndarray]] = [(u, v)]  # U and V, likewise
 
     @classmethod
     def from_buffer(cls, data: np.ndarray) -> I420:
@@ -172,6 +173,20 @@ class I420:
             self._lumas.append(cv2.resize(last, (max(1, width // 2), max(1, height // 2)),
                                           interpolation=cv2.INTER_AREA))
         return self._lumas[times]
+
+    def chroma(self, times: int) -> tuple[np.ndarray, np.ndarray]:
+        """U and V averaged down by 2**times, as `luma` does for Y, computed once per picture:
+        the blur and the guided filter's coarse grid read the same reductions."""
+        while len(self._chromas) <= times:
+            self._chromas.append(tuple(  # type: ignore[arg-type]
+                cv2.resize(plane, (max(1, plane.shape[1] // 2), max(1, plane.shape[0] // 2)),
+                           interpolation=cv2.INTER_AREA) for plane in self._chromas[-1]))
+        return self._chromas[times]
+
+    def half_planes(self, times: int) -> list[np.ndarray]:
+        """The half-size picture (`half_yuv`) halved `times` more, as its Y, U and V planes:
+        the same values as halving `half_yuv` itself, from the cached reductions."""
+        return [self.luma(times + 1), *self.chroma(times)]
 
     def motion_luma(self, min_width: int = 256) -> np.ndarray:
         """The smallest reduced Y plane at least `min_width` wide (or the plane itself): what

@@ -258,36 +258,47 @@ class Blur(BackgroundEffect):
                     sigma: float) -> np.ndarray:
         """The reduced picture (any channels), with `alpha` at the same size, halved `more`
         times and blurred with `sigma` (in pixels of that size)."""
+        planes = cv2.split(small) if edges.channels_of(small) > 1 else [small]
+        blurred = self._blur_planes(planes, alpha, more, sigma)
+        return cv2.merge(blurred) if len(blurred) > 1 else blurred[0]
+
+    def _blur_planes(self, planes: list[np.ndarray], alpha: np.ndarray, more: int,
+                     sigma: float) -> list[np.ndarray]:
+        """`_blur_small` on the picture's planes (uint8, one size), plane by plane where the
+        work is per pixel: the planes of a yuv420p picture are never merged into one image
+        only to be split again, which cost more than the arithmetic at these sizes."""
         # 3 sigma each side, as OpenCV picks for uint8; for float it would pick 4 (slower).
         ksize = (2 * int(np.ceil(3 * sigma)) + 1,) * 2
         if not self.halo_free:
-            return cv2.GaussianBlur(halve(small, more), ksize, sigma)
-        channels = edges.channels_of(small)
+            small = cv2.merge(planes) if len(planes) > 1 else planes[0]
+            blurred = cv2.GaussianBlur(halve(small, more), ksize, sigma)
+            return list(cv2.split(blurred)) if len(planes) > 1 else [blurred]
         weight = cv2.subtract(1.0, alpha)
         # The weighted pixels and their weight as one image (4 channels for RGB or YUV, which
-        # OpenCV's area halving and Gaussian take on fast paths that 3 channels miss). Each
-        # channel is weighted on its own and the four merged from single planes: merging a
-        # three-channel image with a one-channel one takes OpenCV's generic channel mixing,
-        # which cost more than the blur itself (0.7 ms at 320x180).
-        planes = cv2.split(small) if channels > 1 else [small]
+        # OpenCV's area halving and Gaussian take on fast paths that 3 channels miss), merged
+        # from single planes: merging a three-channel image with a one-channel one takes
+        # OpenCV's generic channel mixing, which cost more than the blur itself (0.7 ms at
+        # 320x180).
         both = cv2.merge([cv2.multiply(plane, weight, dtype=cv2.CV_32F) for plane in planes]
                          + [weight])
         if more:  # average the weighted pixels and their weights, block by block
             both = halve(both, more)
-        pixels = halve(small, more).astype(np.float32)  # `small` itself when more is 0
         *weighted, weight = cv2.split(cv2.GaussianBlur(both, ksize, sigma))
         # Deep inside the person no background is near and the ratio is 0/0; the small
         # constant `eps` hands over smoothly to the unblurred pixels there, which the person
         # covers anyway (alpha ~ 1), instead of dividing by ~0.
         eps = np.float32(1e-2)
-        numerator = cv2.scaleAdd(pixels, eps, cv2.merge(weighted))
-        denominator = edges.spread(weight + eps, channels)
-        return cv2.convertScaleAbs(cv2.divide(numerator, denominator))
+        denominator = weight + eps
+        return [
+            cv2.convertScaleAbs(cv2.divide(
+                cv2.scaleAdd(halve(plane, more).astype(np.float32), eps, blurred), denominator))
+            for plane, blurred in zip(planes, weighted, strict=True)
+        ]
 
     def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
         """The three planes blurred together: reduced to one size (Y halved once more than U
-        and V, which are half size already), blurred as one three-channel image with the
-        weights of the half-size matte, and brought back to each plane's size. The strength
+        and V, which are half size already), blurred as one image of their weighted values and
+        the weights of the half-size matte, and brought back to each plane's size. The strength
         is the same on the picture as the RGB path's. A blur too faint to be taken at reduced
         size is taken on each plane at its own size, as the RGB path does."""
         sigma = self.strength * picture.height / 720.0
@@ -301,11 +312,10 @@ class Blur(BackgroundEffect):
                 target[...] = self.background(plane, alpha)
             return out
         plain = min(times, self.PLAIN_HALVINGS)
-        small = cv2.merge([picture.luma(plain), halve(picture.u, plain - 1),
-                           halve(picture.v, plain - 1)])
-        blurred = self._blur_small(small, halve(matte.uv, plain - 1), times - plain,
-                                   sigma / (1 << times))
-        for plane, target in zip(cv2.split(blurred), out.planes(), strict=True):
+        small = picture.half_planes(plain - 1)
+        blurred = self._blur_planes(small, halve(matte.uv, plain - 1), times - plain,
+                                    sigma / (1 << times))
+        for plane, target in zip(blurred, out.planes(), strict=True):
             upscale(plane, target.shape[::-1], dst=target)
         return out
 

@@ -12,6 +12,7 @@ between that keeps soft hair edges.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -65,8 +66,9 @@ class GuidedRefiner:
         """
         return self.refine_boxed(frame, mask, space)[0]
 
-    def refine_boxed(self, frame: np.ndarray, mask: np.ndarray,
-                     space: GuideSpace = "rgb") -> tuple[np.ndarray, Box | None]:
+    def refine_boxed(self, frame: np.ndarray, mask: np.ndarray, space: GuideSpace = "rgb",
+                     reduced: Callable[[int], list[np.ndarray]] | None = None,
+                     ) -> tuple[np.ndarray, Box | None]:
         """`refine`, and the box (x0, y0, x1, y1) outside which the alpha is exactly 0 (None
         when there is no such box short of the whole frame).
 
@@ -76,15 +78,20 @@ class GuidedRefiner:
         figure in a wide shot saves most, a close-up that fills the frame little or nothing.
         Inside the box the arithmetic is the same, so the alpha is the same as computed
         everywhere.
+
+        `reduced(n)`, when given, is `frame` halved n times as its three planes, from
+        reductions the caller keeps anyway (a yuv420p picture's `half_planes`): the coarse
+        grid is then read from there instead of halving the frame again, with the same values.
         """
         p = self.params
         height, width = frame.shape[:2]
         fine_times = levels_to(height, p.fine_height)
         fine = halve(frame, fine_times)
-        coarse = halve(fine, p.coarse_halvings)
-        ch, cw = coarse.shape[:2]
+        coarse = (cv2.split(halve(fine, p.coarse_halvings)) if reduced is None
+                  else reduced(fine_times + p.coarse_halvings))
+        ch, cw = coarse[0].shape
         radius = max(1, round(p.radius * ch))
-        guide = coarse.astype(np.float32) * np.float32(1 / 255)
+        guide = [plane.astype(np.float32) * np.float32(1 / 255) for plane in coarse]
         target = cv2.resize(mask, (cw, ch), interpolation=cv2.INTER_LINEAR)
         a, b = self._coefficients(guide, target, radius, regulariser(p.eps, space))
         # The band (q - low) / (high - low) is linear too, so it is folded into a and b here,
@@ -123,12 +130,13 @@ class GuidedRefiner:
 
     @staticmethod
     def _coefficients(
-        guide: np.ndarray, target: np.ndarray, radius: int, reg: tuple[float, ...]
+        guide: list[np.ndarray], target: np.ndarray, radius: int, reg: tuple[float, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
         """Per-pixel linear model target ~ a . guide + b, averaged over each window.
 
-        `reg` is the regulariser added to the guide's 3x3 covariance: its upper triangle
-        (rr, rg, rb, gg, gb, bb), eps on the diagonal for an RGB guide."""
+        `guide` is the three colour planes (float32). `reg` is the regulariser added to the
+        guide's 3x3 covariance: its upper triangle (rr, rg, rb, gg, gb, bb), eps on the diagonal
+        for an RGB guide."""
         size = (2 * radius + 1, 2 * radius + 1)
 
         def box(x: np.ndarray) -> np.ndarray:
@@ -137,7 +145,7 @@ class GuidedRefiner:
         # Every window mean on its own contiguous plane: at this size OpenCV boxes a plane in
         # ~20 us, while stacking planes into one multi-channel image (or slicing channels out
         # of one) costs more than the filtering and the arithmetic together.
-        r, g, bl = cv2.split(guide)
+        r, g, bl = guide
         p = target
         (mr, mg, mb, mp, mrp, mgp, mbp, srr, srg, srb, sgg, sgb, sbb) = (box(x) for x in (
             r, g, bl, p, r * p, g * p, bl * p, r * r, r * g, r * bl, g * g, g * bl, bl * bl

@@ -177,12 +177,14 @@ class Processor:
         """
         return self._matte_and_box(frame, small, space)[0]
 
-    def _matte_and_box(self, frame: np.ndarray, small: np.ndarray,
-                       space: GuideSpace) -> tuple[np.ndarray, Box | None]:
+    def _matte_and_box(self, frame: np.ndarray, small: np.ndarray, space: GuideSpace,
+                       picture: I420 | None = None) -> tuple[np.ndarray, Box | None]:
         """`matte_from_mask`, and the box outside which the matte is 0 (None: not known).
 
         When the still-frame skipper handed back the very same mask as last time, the matte
         refined from it is reused as well: nothing moved, so refinement would redo the same work.
+        `picture` is the yuv420p picture whose `half_yuv` `frame` is, if it is: the filter's
+        coarse grid is then read from the picture's cached reductions.
         """
         size = (frame.shape[1], frame.shape[0])
         if self.refiner is None:
@@ -190,7 +192,8 @@ class Processor:
         cached = self._refined
         if cached is not None and cached[0] is small and cached[1].shape == frame.shape[:2]:
             return cached[1], cached[2]
-        alpha, box = self.refiner.refine_boxed(frame, small, space)
+        alpha, box = self.refiner.refine_boxed(
+            frame, small, space, None if picture is None else picture.half_planes)
         if self.skipper is not None:
             self._refined = (small, alpha, box)
         return alpha, box
@@ -214,7 +217,7 @@ class Processor:
             if view.shape[0] == frame.height:  # a small frame, read whole
                 matte = PlaneMatte(size, full=self.matte_from_mask(view, small, space))
             else:  # formed at half size (the chroma planes'), brought up as the RGB path does
-                alpha, box = self._matte_and_box(view, small, space)
+                alpha, box = self._matte_and_box(view, small, space, frame)
                 matte = PlaneMatte(size, uv=alpha, box=box)
             return self.effect.apply_planes(frame, matte)
         alpha = self.final_matte(frame, small)
