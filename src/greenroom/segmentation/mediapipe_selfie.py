@@ -102,8 +102,6 @@ class MediaPipeSelfieSegmenter(Segmenter):
             )
         self._input_index = self._interpreter.get_input_details()[0]["index"]
         self._output_index = self._interpreter.get_output_details()[0]["index"]
-        # Reused every frame: the float input tensor is the only sizeable allocation.
-        self._tensor = np.empty((1, self.variant.height, self.variant.width, 3), np.float32)
         self._remaps: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
     @property
@@ -136,10 +134,13 @@ class MediaPipeSelfieSegmenter(Segmenter):
             small = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         elif order == "yuv":  # converted at the model's size: a fraction of the frame's cost
             small = yuv_to_rgb(small)
-        np.multiply(small, np.float32(1.0 / 255.0), out=self._tensor[0], casting="unsafe")
-        self._interpreter.set_tensor(self._input_index, self._tensor)
+        # Written straight into the interpreter's input buffer (no set_tensor copy); the view
+        # must be gone before invoke, which refuses to run while one is held.
+        tensor = self._interpreter.tensor(self._input_index)()
+        np.multiply(small, np.float32(1.0 / 255.0), out=tensor[0], casting="unsafe")
+        del tensor
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output_index)[0, :, :, 0].copy()
+        return self._interpreter.get_tensor(self._output_index)[0, :, :, 0]  # a copy already
 
     def close(self) -> None:
         self._interpreter = None
