@@ -9,6 +9,7 @@ costs ~22 ms), and blur runs at reduced resolution.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 
 import cv2
@@ -252,7 +253,7 @@ class Blur(BackgroundEffect):
 
     def _halvings(self, sigma: float) -> int:
         """How often to halve before blurring with `sigma` (in full-size pixels)."""
-        return int(np.clip(np.floor(np.log2(max(sigma / self.MIN_SMALL_SIGMA, 1.0))), 0, 4))
+        return min(4, math.floor(math.log2(max(sigma / self.MIN_SMALL_SIGMA, 1.0))))
 
     def _blur_small(self, small: np.ndarray, alpha: np.ndarray, more: int,
                     sigma: float) -> np.ndarray:
