@@ -110,6 +110,26 @@ def test_the_guided_filter_gives_the_same_matte_from_the_cached_reductions(astro
     assert np.array_equal(alpha, again) and 0 < alpha.mean() < 1
 
 
+
+def test_the_blur_reads_the_cached_reductions_with_the_same_result(astronaut_rgb):
+    """The planar blur takes its smallest planes from the picture's cached reductions (which
+    the guided filter has read already) instead of halving again: the same background, and
+    the same as when it halves them itself."""
+    picture = I420.from_rgb(cv2.resize(astronaut_rgb, (1280, 720)))
+    alpha = np.zeros((360, 640), np.float32)
+    alpha[60:330, 200:450] = 1
+    alpha = cv2.GaussianBlur(alpha, (31, 31), 9)
+    blur = Blur()
+    sigma = blur.strength
+    times = blur._halvings(sigma)
+    assert times - Blur.PLAIN_HALVINGS >= 1  # the default does halve again: the case here
+    small, weights = picture.half_planes(Blur.PLAIN_HALVINGS - 1), halve(alpha, 1)
+    args = (small, weights, times - Blur.PLAIN_HALVINGS, sigma / (1 << times))
+    cached = blur._blur_planes(*args, picture.half_planes(times - 1))
+    assert all(np.array_equal(got, want) for got, want in
+               zip(cached, blur._blur_planes(*args), strict=True))
+    assert all(plane.shape == (90, 160) for plane in cached) and cached[0].std() > 0
+
 @pytest.mark.parametrize("shape, size", [
     ((360, 640), (1280, 720)), ((180, 320, 3), (1280, 720)), ((135, 241), (963, 541)),
 ])

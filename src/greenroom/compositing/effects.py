@@ -114,6 +114,20 @@ class PlaneMatte:
                 upscale(self.uv8, self.size, dst=self._y8[y0:y1, x0:x1], window=box)
         return self._y8
 
+    def blend_weights(self, luma: bool) -> tuple[np.ndarray, Box | None]:
+        """The uint8 matte a blend of the Y (`luma`) or a chroma plane reads: inside
+        `box_of(luma)` only, with that box (None: the whole plane). The Y matte is then
+        brought up inside the box alone, never made (and zeroed) at the whole frame's size."""
+        box = self.box_of(luma)
+        if box is None:
+            return (self.y8 if luma else self.uv8), None
+        x0, y0, x1, y1 = box
+        if not luma:
+            return self.uv8[y0:y1, x0:x1], box
+        if self._y8 is not None or self._y is not None:
+            return self.y8[y0:y1, x0:x1], box
+        return upscale(self.uv8, self.size, window=box), box
+
 
 def cover_resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Scale `image` to cover width x height without distortion, then crop the centre."""
@@ -200,7 +214,7 @@ class BackgroundEffect(Effect):
             luma = index == 0
             alpha = (matte.y if luma else matte.uv) if self.clean_edges or self.light_wrap else None
             person = edges.clean_edge_colors(plane, alpha) if self.clean_edges else plane
-            weights, box = matte.y8 if luma else matte.uv8, matte.box_of(luma)
+            weights, box = matte.blend_weights(luma)
             if box is None:
                 blend8(person, new, weights, out=target)
             else:  # all background outside the box
@@ -208,7 +222,7 @@ class BackgroundEffect(Effect):
                 inside = np.s_[y0:y1, x0:x1]
                 if not in_place:
                     target[...] = new
-                blend8(person[inside], new[inside], weights[inside], out=target[inside])
+                blend8(person[inside], new[inside], weights, out=target[inside])
             if self.light_wrap > 0:
                 target[...] = edges.light_wrap(target, new, alpha, self.light_wrap,
                                                2 if luma else 1)
@@ -264,10 +278,14 @@ class Blur(BackgroundEffect):
         return cv2.merge(blurred) if len(blurred) > 1 else blurred[0]
 
     def _blur_planes(self, planes: list[np.ndarray], alpha: np.ndarray, more: int,
-                     sigma: float) -> list[np.ndarray]:
+                     sigma: float, reduced: list[np.ndarray] | None = None) -> list[np.ndarray]:
         """`_blur_small` on the picture's planes (uint8, one size), plane by plane where the
         work is per pixel: the planes of a yuv420p picture are never merged into one image
-        only to be split again, which cost more than the arithmetic at these sizes."""
+        only to be split again, which cost more than the arithmetic at these sizes.
+
+        `reduced`, when given, is `planes` halved `more` times already (a yuv420p picture's
+        cached reductions, which the matte's coarse grid has read anyway): the same values,
+        not computed again."""
         # 3 sigma each side, as OpenCV picks for uint8; for float it would pick 4 (slower).
         ksize = (2 * int(np.ceil(3 * sigma)) + 1,) * 2
         if not self.halo_free:
@@ -290,10 +308,12 @@ class Blur(BackgroundEffect):
         # covers anyway (alpha ~ 1), instead of dividing by ~0.
         eps = np.float32(1e-2)
         denominator = weight + eps
+        if reduced is None:
+            reduced = [halve(plane, more) for plane in planes]
         return [
             cv2.convertScaleAbs(cv2.divide(
-                cv2.scaleAdd(halve(plane, more).astype(np.float32), eps, blurred), denominator))
-            for plane, blurred in zip(planes, weighted, strict=True)
+                cv2.scaleAdd(plane.astype(np.float32), eps, blurred), denominator))
+            for plane, blurred in zip(reduced, weighted, strict=True)
         ]
 
     def background_planes(self, picture: I420, matte: PlaneMatte) -> I420:
@@ -315,7 +335,7 @@ class Blur(BackgroundEffect):
         plain = min(times, self.PLAIN_HALVINGS)
         small = picture.half_planes(plain - 1)
         blurred = self._blur_planes(small, halve(matte.uv, plain - 1), times - plain,
-                                    sigma / (1 << times))
+                                    sigma / (1 << times), picture.half_planes(times - 1))
         for plane, target in zip(blurred, out.planes(), strict=True):
             upscale(plane, target.shape[::-1], dst=target)
         return out
