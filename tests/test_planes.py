@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from greenroom.compositing import Blur, ColorBackground, ImageBackground, cover_resize
+from greenroom.compositing.effects import PlaneMatte
 from greenroom.compositing.resample import halve, upscale
 from greenroom.frames import I420, Frame
 from greenroom.jobs.convert import convert_video
@@ -423,3 +424,25 @@ def test_the_box_is_only_used_when_all_around_it_is_background(astronaut_rgb, ca
     _without_boxes(monkeypatch)
     assert np.array_equal(refiner.refine(view, mask, "yuv"), alpha)
     assert alpha.max() == (0.0 if case == "nobody" else 1.0)
+
+
+@pytest.mark.parametrize("box", [(0, 0, 0, 0), (100, 40, 380, 300)], ids=["empty", "figure"])
+def test_a_boxed_matte_gives_the_blend_the_same_weights(box):
+    """With a box, the uint8 mattes are only converted and brought up inside it; the weights
+    a blend reads are the ones the whole matte gives, 0 all around the box."""
+    x0, y0, x1, y1 = box
+    alpha = np.zeros((360, 640), np.float32)
+    if x1 > x0:
+        inner = np.random.default_rng(1).random((y1 - y0, x1 - x0), dtype=np.float32)
+        alpha[y0:y1, x0:x1] = cv2.GaussianBlur(inner, (9, 9), 3)
+    boxed = PlaneMatte((1280, 720), uv=alpha, box=box)
+    whole = PlaneMatte((1280, 720), uv=alpha)
+    assert np.array_equal(boxed.uv8, whole.uv8)
+    for luma in (True, False):
+        weights, where = boxed.blend_weights(luma)
+        bx0, by0, bx1, by1 = where
+        everything = whole.y8 if luma else whole.uv8
+        assert np.array_equal(weights, everything[by0:by1, bx0:bx1])
+        outside = everything.copy()
+        outside[by0:by1, bx0:bx1] = 0
+        assert not outside.any()

@@ -97,7 +97,12 @@ class PlaneMatte:
     @property
     def uv8(self) -> np.ndarray:
         if self._uv8 is None:
-            self._uv8 = alpha_to_uint8(self.uv)
+            if self.box is None or self._uv is None:
+                self._uv8 = alpha_to_uint8(self.uv)
+            else:  # 0 outside the box: only the inside is converted
+                x0, y0, x1, y1 = self.box
+                self._uv8 = np.zeros(self._uv.shape, np.uint8)
+                self._uv8[y0:y1, x0:x1] = alpha_to_uint8(self._uv[y0:y1, x0:x1])
         return self._uv8
 
     @property
