@@ -34,6 +34,9 @@ _YUV_TO_RGB = np.array(
 )
 #: Its linear part: how a step in Y, U or V moves R, G and B (the offsets cancel in differences).
 YUV_TO_RGB_LINEAR = _YUV_TO_RGB[:, :3].astype(np.float64)
+#: uint8 -> float32 x / 255 as a 256-entry table for `cv2.LUT`: one lookup per value, the same
+#: float32 values as multiplying by float32(1 / 255) (a model's input, a gray thumbnail).
+BYTE_TO_UNIT = np.arange(256, dtype=np.float32) * np.float32(1 / 255)
 
 
 def yuv_to_rgb(image: np.ndarray) -> np.ndarray:

@@ -25,11 +25,12 @@ import cv2
 import numpy as np
 
 from greenroom.compositing.resample import halve, levels_to
+from greenroom.frames import BYTE_TO_UNIT
 
-# uint8 -> float32 gray in [0, 1] as tables: one lookup per pixel instead of four numpy passes,
-# with the same float32 values as the arithmetic written out.
+# Limited-range luma (16..235) -> float32 gray in [0, 1] as a table: one lookup per pixel instead
+# of four numpy passes, with the same float32 values as the arithmetic written out (RGB's gray
+# goes through `BYTE_TO_UNIT` likewise).
 _LUMA_TO_GRAY = np.clip((np.arange(256, dtype=np.float32) - 16) * np.float32(1 / 219), 0, 1)
-_BYTE_TO_GRAY = np.arange(256, dtype=np.float32) * np.float32(1 / 255)
 
 
 def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -55,7 +56,7 @@ def small_gray(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     small = cv2.resize(reduced, size, interpolation=method)
     if small.ndim == 2:  # luma
         return cv2.LUT(small, _LUMA_TO_GRAY)
-    return cv2.LUT(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), _BYTE_TO_GRAY)
+    return cv2.LUT(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), BYTE_TO_UNIT)
 
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from greenroom.frames import yuv_to_rgb
+from greenroom.frames import BYTE_TO_UNIT, yuv_to_rgb
 from greenroom.segmentation.base import ChannelOrder, Segmenter, check_frame, default_threads
 from greenroom.segmentation.catalogue import MODELS
 from greenroom.segmentation.litert import load_interpreter
@@ -87,11 +87,6 @@ def perspective_maps(matrix: np.ndarray, size: tuple[int, int]) -> tuple[np.ndar
     return coarse, fraction.astype(np.uint16)
 
 
-#: uint8 -> float32 x / 255, the model's input scaling: one table lookup per value, the same
-#: float32 values as multiplying by float32(1 / 255).
-_UNIT_SCALE = np.arange(256, dtype=np.float32) * np.float32(1.0 / 255.0)
-
-
 class MediaPipeSelfieSegmenter(Segmenter):
     """MediaPipe selfie segmentation (general 256x256 or landscape 144x256) on LiteRT."""
 
@@ -142,7 +137,7 @@ class MediaPipeSelfieSegmenter(Segmenter):
         # Written straight into the interpreter's input buffer (no set_tensor copy); the view
         # must be gone before invoke, which refuses to run while one is held.
         tensor = self._interpreter.tensor(self._input_index)()
-        cv2.LUT(small, _UNIT_SCALE, dst=tensor[0])  # x / 255 in float32, as a table
+        cv2.LUT(small, BYTE_TO_UNIT, dst=tensor[0])  # x / 255 in float32, as a table
         del tensor
         self._interpreter.invoke()
         return self._interpreter.get_tensor(self._output_index)[0, :, :, 0]  # a copy already
