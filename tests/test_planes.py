@@ -111,7 +111,6 @@ def test_the_guided_filter_gives_the_same_matte_from_the_cached_reductions(astro
     assert np.array_equal(alpha, again) and 0 < alpha.mean() < 1
 
 
-
 def test_the_blur_reads_the_cached_reductions_with_the_same_result(astronaut_rgb):
     """The planar blur takes its smallest planes from the picture's cached reductions (which
     the guided filter has read already) instead of halving again: the same background, and
@@ -130,6 +129,7 @@ def test_the_blur_reads_the_cached_reductions_with_the_same_result(astronaut_rgb
     assert all(np.array_equal(got, want) for got, want in
                zip(cached, blur._blur_planes(*args), strict=True))
     assert all(plane.shape == (90, 160) for plane in cached) and cached[0].std() > 0
+
 
 @pytest.mark.parametrize("shape, size", [
     ((360, 640), (1280, 720)), ((180, 320, 3), (1280, 720)), ((135, 241), (963, 541)),

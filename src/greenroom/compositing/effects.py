@@ -52,9 +52,9 @@ class PlaneMatte:
 
     It is formed at the chroma planes' size (`uv`, half width and height: where the guided
     filter works anyway) or at the picture's (`full`, small frames). Blending takes uint8
-    (`y8`, `uv8`), the edge work float (`y`, `uv`). `box` (x0, y0, x1, y1, in `uv`'s pixels)
-    says the matte is 0 outside it, all background there: the Y matte is then only brought
-    up, and the planes only blended, inside it (`box_of`).
+    (`blend_weights`, from `y8` and `uv8`), the edge work float (`y`, `uv`). `box` (x0, y0,
+    x1, y1, in `uv`'s pixels) says the matte is 0 outside it, all background there: the Y
+    matte is then only brought up, and the planes only blended, inside it (`box_of`).
     """
 
     def __init__(self, size: tuple[int, int], uv: np.ndarray | None = None,
@@ -97,26 +97,21 @@ class PlaneMatte:
     @property
     def uv8(self) -> np.ndarray:
         if self._uv8 is None:
-            if self.box is None or self._uv is None:
+            if self.box is None:
                 self._uv8 = alpha_to_uint8(self.uv)
             else:  # 0 outside the box: only the inside is converted
                 x0, y0, x1, y1 = self.box
-                self._uv8 = np.zeros(self._uv.shape, np.uint8)
-                self._uv8[y0:y1, x0:x1] = alpha_to_uint8(self._uv[y0:y1, x0:x1])
+                self._uv8 = np.zeros(self.uv.shape, np.uint8)
+                self._uv8[y0:y1, x0:x1] = alpha_to_uint8(self.uv[y0:y1, x0:x1])
         return self._uv8
 
     @property
     def y8(self) -> np.ndarray:
         if self._y8 is None:
-            box = self.box_of(luma=True)
             if self._y is not None:
                 self._y8 = alpha_to_uint8(self._y)
-            elif box is None:  # brought up in uint8: a quarter of the memory of a float matte
+            else:  # brought up in uint8: a quarter of the memory of a float matte
                 self._y8 = upscale(self.uv8, self.size)
-            else:
-                self._y8 = np.zeros(self.size[::-1], np.uint8)
-                x0, y0, x1, y1 = box
-                upscale(self.uv8, self.size, dst=self._y8[y0:y1, x0:x1], window=box)
         return self._y8
 
     def blend_weights(self, luma: bool) -> tuple[np.ndarray, Box | None]:
