@@ -12,6 +12,7 @@ import io
 import json
 import socket
 import threading
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -185,7 +186,8 @@ def test_offers_that_never_connect_expire_and_free_their_places() -> None:
 
 def test_a_session_that_stops_sending_video_is_dropped() -> None:
     async def main() -> None:
-        limits = Limits(idle_timeout=1.0)
+        # Not shorter: on a loaded machine the first frame can take a second to arrive.
+        limits = Limits(idle_timeout=3.0)
         async with serving(limits=limits) as (base, server), aiohttp.ClientSession() as http:
             client = Client(astronaut())
             try:
@@ -200,6 +202,21 @@ def test_a_session_that_stops_sending_video_is_dropped() -> None:
                 await client.close()
 
     asyncio.run(main())
+
+
+def test_idle_time_counts_from_the_connection_not_the_offer() -> None:
+    """A handshake that took most of `connect_timeout` must not eat into `idle_timeout`."""
+    server = server_module.WebServer(limits=Limits(connect_timeout=20.0, idle_timeout=5.0))
+    session = SimpleNamespace(connected=False, created=100.0, connected_at=100.0,
+                              processed=None)
+    assert server.expired(session, 110.0) is None  # still negotiating
+    assert server.expired(session, 121.0) == "did not connect within 20 s"
+    session.connected, session.connected_at = True, 118.0  # connected after 18 s
+    assert server.expired(session, 119.0) is None
+    assert server.expired(session, 123.5) == "no video for 5 s"
+    session.processed = SimpleNamespace(last_arrival=123.0)  # frames came
+    assert server.expired(session, 127.0) is None
+    assert server.expired(session, 128.5) == "no video for 5 s"
 
 
 def test_places_are_limited_per_address_and_globally() -> None:

@@ -54,8 +54,10 @@ class Session:
         self.address = address
         #: When the offer arrived (monotonic); a session that never connects is dropped.
         self.created = time.monotonic()
-        #: Whether the peer connection has ever reached "connected".
+        #: Whether the peer connection has ever reached "connected", and when it first did
+        #: (monotonic): a session's idle time counts from then, not from a slow handshake.
         self.connected = False
+        self.connected_at = self.created
         #: When the last background upload was accepted (monotonic), for the rate limit.
         self.last_upload = -float("inf")
         self.uploading = False

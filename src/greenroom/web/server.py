@@ -256,8 +256,8 @@ class WebServer:
             if now - session.created > self.limits.connect_timeout:
                 return f"did not connect within {self.limits.connect_timeout:g} s"
             return None
-        last = session.processed.last_arrival if session.processed else session.created
-        if now - max(last, session.created) > self.limits.idle_timeout:
+        last = session.processed.last_arrival if session.processed else session.connected_at
+        if now - max(last, session.connected_at) > self.limits.idle_timeout:
             return f"no video for {self.limits.idle_timeout:g} s"
         return None
 
@@ -408,8 +408,9 @@ class WebServer:
 
         @pc.on("connectionstatechange")
         def on_state() -> None:
-            if pc.connectionState == "connected":
+            if pc.connectionState == "connected" and not session.connected:
                 session.connected = True
+                session.connected_at = time.monotonic()
             if pc.connectionState in ("failed", "closed"):
                 self.spawn(session.close())
 
