@@ -1016,6 +1016,7 @@ def report(
     rounds: dict[str, dict[str, list[Run]]] | None = None,
     startup: StartupResult | None = None,
     live_camera: LiveResult | None = None,
+    tuned: bool = True,
 ) -> str:
     lines = targets(results, live, memory, quality, startup, live_camera)
     if results:
@@ -1025,7 +1026,8 @@ def report(
     if quality:
         lines += quality_table(quality, "720p")
     if live is not None:
-        columns = [("file source, allocator tuned (as the CLI runs)", live)]
+        allocator = "allocator tuned (as the CLI runs)" if tuned else "glibc's default thresholds"
+        columns = [(f"file source, {allocator}", live)]
         if live_default is not None:
             columns.append(("file source, glibc's default thresholds", live_default))
         if live_camera is not None:
@@ -1259,7 +1261,7 @@ def main(argv: list[str] | None = None) -> None:
 
     total = time.perf_counter() - started
     table = report(args, results, live, live_default, memory, quality, rounds=runs,
-                   startup=startup, live_camera=live_camera)
+                   startup=startup, live_camera=live_camera, tuned=tuned)
     print(table)
     log(f"whole run {total:.0f} s")
     if args.output is not None:
