@@ -110,6 +110,13 @@ def _texture(width: int, height: int) -> np.ndarray:
     return cv2.add(cv2.add(blobs, stripes.repeat(3, 2)), grain)
 
 
+def back_and_forth(i: int, n: int) -> int:
+    """Which of `n` frames is shown `i`-th when they play forwards, then backwards, and so on:
+    0, 1, ..., n-1, n-2, ..., 1, 0, 1, ... (no jump where the sequence starts over)."""
+    k = i % (2 * n - 2) if n > 1 else 0
+    return k if k < n else 2 * n - 2 - k
+
+
 class PersonFrames:
     """Frame i of a clip with a real person in it, at any size."""
 
@@ -131,9 +138,8 @@ class PersonFrames:
 
     def __call__(self, i: int) -> np.ndarray:
         if self.davis:
-            n = len(self.davis)
-            k = i % (2 * n - 2) if n > 1 else 0  # back and forth: no jump at the end
-            return cover_resize(self.davis[k if k < n else 2 * n - 2 - k], self.width, self.height)
+            frame = self.davis[back_and_forth(i, len(self.davis))]
+            return cover_resize(frame, self.width, self.height)
         w, h = self.width, self.height
         shift = int((w // 4) * (0.5 + 0.5 * np.sin(i / 40)))
         frame = np.ascontiguousarray(self.background[:, shift : shift + w])
@@ -526,13 +532,12 @@ class ReplayedCamera:
 
     def __iter__(self) -> Iterator[Frame]:
         reader = RawFrameReader("MJPG", self.width, self.height)
-        n, started, index = len(self.buffers), time.perf_counter(), 0
+        started, index = time.perf_counter(), 0
         while True:
             delay = started + index / self.fps - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-            k = index % (2 * n - 2) if n > 1 else 0
-            picture = reader.picture(self.buffers[k if k < n else 2 * n - 2 - k])
+            picture = reader.picture(self.buffers[back_and_forth(index, len(self.buffers))])
             yield Frame(index, picture, pts=round(1000 * index / self.fps),
                         time_base=LiveFileSource.TIME_BASE, captured=time.perf_counter())
             index += 1
